@@ -1,1 +1,84 @@
-//! Placeholder.
+//! The Apache SkyWalking agent for Rust.
+//!
+//! One attribute instruments a function; this crate carries the trace context, samples,
+//! and reports what was recorded to a SkyWalking OAP.
+//!
+//! ```toml
+//! [dependencies]
+//! sw = { package = "skywalking-runtime", version = "0.1" }
+//! ```
+//!
+//! ```
+//! use skywalking_runtime as sw;
+//!
+//! #[sw::trace]
+//! fn price(qty: u32) -> u32 {
+//!     qty * 3
+//! }
+//! # assert_eq!(price(2), 6);
+//! ```
+//!
+//! # The model
+//!
+//! SkyWalking groups spans into *segments*: the spans one trace recorded in one thread or
+//! task. A segment's first span has id 0 and parent -1; a segment that continues work
+//! started elsewhere carries a *reference* on its first span: `CrossProcess` for an
+//! incoming request (from the `sw8` header), `CrossThread` for a spawned task.
+//!
+//! - [`Span`] opens a span that closes when dropped: [`Span::local`], [`Span::entry`]
+//!   (continues the caller's trace from its headers), [`Span::exit`] (with
+//!   [`SpanRef::inject`] to pass the trace on).
+//! - In async code the context travels with the future: [`FutureExt::in_span`] and
+//!   `#[trace]` on an `async fn` enter it on every poll, so it survives `.await` and
+//!   thread migration. [`spawn`] and [`FutureExt::in_current_context`] carry it into
+//!   another task.
+//! - Finished segments go to a bounded queue (never blocking; drops are counted in
+//!   [`stats()`]) that a reporter thread drains.
+//!
+//! # Performance
+//!
+//! Opening and closing a span does no I/O, takes no lock and, in steady state, allocates
+//! nothing: it pushes a record into the segment's reused buffer and reads a TSC-based
+//! clock twice. Protocol encoding happens on the reporter thread. With no agent running,
+//! or in an unsampled trace, a span costs a thread-local read. See `BENCHMARKS.md`.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod agent;
+mod clock;
+mod context;
+mod error;
+mod future;
+mod id;
+mod panic_hook;
+mod propagate;
+pub mod propagation;
+mod record;
+mod reporter;
+mod sampling;
+mod span;
+mod stats;
+
+pub use agent::{
+    Agent, AgentBuilder, AgentGuard, DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_SPAN_LIMIT, flush, shutdown,
+};
+pub use error::Error;
+#[cfg(feature = "tokio")]
+pub use future::spawn;
+pub use future::{ContextSnapshot, FutureExt, Instrumented};
+pub use id::Id;
+pub use propagate::{correlation, set_correlation};
+pub use record::{SpanKind, SpanLayer, TraceId, component};
+pub use reporter::Reporter;
+// pub use skywalking_macros::trace;
+pub use span::{Span, SpanRef, current_span};
+pub use stats::{Stats, stats};
+
+/// The id of the trace active on this thread or task, or `None`.
+pub fn trace_id() -> Option<TraceId> {
+    context::with_current(|ctx| ctx.trace_id.clone())
+}
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;

@@ -1,0 +1,462 @@
+//! HOT PATH. The active trace context of a thread or task, and the span open/close
+//! operations on it.
+//!
+//! A [`Context`] holds the trace id, the sampling decision, the segment being recorded and
+//! the innermost open span. Exactly one owner holds each context:
+//!
+//! - **sync code**: the thread-local slot. A span opened with no context creates one there
+//!   (an *ephemeral* context) and the context is removed when its last span closes;
+//! - **async code**: the instrumented future that created it ([`crate::future`]). It
+//!   installs the context into the thread-local slot for the duration of each `poll` and
+//!   takes it back afterwards, so the context follows the task across threads.
+//!
+//! Spans are pushed into the segment's span buffer; a span's id is its index. A span
+//! handle is `(segment key, span id)`: closing a span whose segment is not the installed
+//! one (a guard moved elsewhere) is ignored, never a panic. A segment is finished when its
+//! last open span closes (spans may close in any order), and then handed to the reporter
+//! queue; the next span of the same context starts a new segment. A thread's own
+//! (ephemeral) context also ends when its first span closes, closing what is still open
+//! then: a span guard moved to another thread must not keep the thread's context alive.
+
+use std::cell::Cell;
+
+use crate::agent;
+use crate::clock;
+use crate::id::Id;
+use crate::record::{
+    LogRecord, RefRecord, SegmentRecord, SpanKind, SpanLayer, SpanRecord, Str, TraceId,
+};
+use crate::reporter::queue;
+
+/// What a span is opened with.
+#[derive(Debug, Clone)]
+pub(crate) struct SpanInit {
+    pub(crate) kind: SpanKind,
+    pub(crate) name: Str,
+    pub(crate) peer: Str,
+    pub(crate) layer: SpanLayer,
+    pub(crate) component: i32,
+}
+
+/// Identifies one open span: the key of its segment and its id in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Handle {
+    pub(crate) key: u64,
+    pub(crate) id: i32,
+}
+
+/// A span id that marks a span of an unsampled context: nothing is recorded, but the
+/// context lives until the span closes.
+const UNSAMPLED: i32 = -2;
+
+impl Handle {
+    /// A span that records nothing.
+    pub(crate) const NOOP: Handle = Handle { key: 0, id: -1 };
+
+    #[inline]
+    pub(crate) fn is_noop(self) -> bool {
+        self.key == 0
+    }
+
+    /// Whether this handle records a span (as opposed to a no-op or unsampled one).
+    #[inline]
+    pub(crate) fn is_recording(self) -> bool {
+        self.key != 0 && self.id >= 0
+    }
+}
+
+/// The state of one trace in one thread or task.
+#[derive(Debug)]
+pub(crate) struct Context {
+    pub(crate) trace_id: TraceId,
+    pub(crate) sampled: bool,
+    /// Mark every span `skipAnalysis` (sw8-x tracing mode 1).
+    pub(crate) skip_analysis: bool,
+    /// Removed from the thread-local slot when its last span closes.
+    pub(crate) ephemeral: bool,
+    /// The innermost open span of `segment`, the parent of the next one; -1 for none.
+    pub(crate) current: i32,
+    /// Key for unsampled spans, which have no segment.
+    key: u64,
+    unsampled_open: u32,
+    pub(crate) segment: Option<Box<SegmentRecord>>,
+    /// The reference the first span of each new segment carries.
+    pub(crate) first_ref: Option<RefRecord>,
+    pub(crate) correlation: crate::propagation::Correlation,
+}
+
+#[inline]
+fn segment_key(segment: &SegmentRecord) -> u64 {
+    // Low 64 bits of the id: the per-thread slot and sequence, unique in this process
+    // and never 0 after the first id of slot 0.
+    (segment.segment_id.as_u128() as u64) | 1 << 63
+}
+
+impl Context {
+    /// A context for a new trace, or `None` when the agent is off.
+    pub(crate) fn new_trace() -> Option<Box<Context>> {
+        if !agent::is_enabled() {
+            return None;
+        }
+        let sampled = crate::sampling::sample_new_trace();
+        Some(Context::boxed(TraceId::Local(Id::generate()), sampled))
+    }
+
+    /// A context continuing `trace_id` (from a header or a snapshot).
+    pub(crate) fn boxed(trace_id: TraceId, sampled: bool) -> Box<Context> {
+        let fresh = Context {
+            trace_id,
+            sampled,
+            skip_analysis: false,
+            ephemeral: false,
+            current: -1,
+            key: Id::generate().as_u128() as u64 | 1 << 63,
+            unsampled_open: 0,
+            segment: None,
+            first_ref: None,
+            correlation: crate::propagation::Correlation::default(),
+        };
+        match queue::spare_context() {
+            Some(mut ctx) => {
+                *ctx = fresh;
+                ctx
+            }
+            None => Box::new(fresh),
+        }
+    }
+
+    /// Opens a span as a child of the current one.
+    #[inline]
+    pub(crate) fn open(&mut self, init: SpanInit) -> Handle {
+        if !self.sampled {
+            // Only the span that made an ephemeral context keeps it alive; every other
+            // span of an unsampled trace is a no-op.
+            if self.ephemeral && self.unsampled_open == 0 {
+                self.unsampled_open = 1;
+                return Handle {
+                    key: self.key,
+                    id: UNSAMPLED,
+                };
+            }
+            return Handle::NOOP;
+        }
+        let segment = match &mut self.segment {
+            Some(segment) => segment,
+            None => {
+                let segment = queue::take_segment(self.trace_id.clone());
+                self.current = -1;
+                self.segment.insert(segment)
+            }
+        };
+        let id = segment.spans.len();
+        if id >= agent::span_limit() {
+            segment.is_size_limited = true;
+            return Handle::NOOP;
+        }
+        let refs = match (&self.first_ref, id) {
+            (Some(r), 0) => vec![r.clone()],
+            _ => Vec::new(),
+        };
+        let id = id as i32;
+        segment.spans.push(SpanRecord {
+            parent_id: self.current,
+            start: clock::now_raw(),
+            end: 0,
+            kind: init.kind,
+            layer: init.layer,
+            component: init.component,
+            is_error: false,
+            skip_analysis: self.skip_analysis,
+            name: init.name,
+            peer: init.peer,
+            tags: Vec::new(),
+            logs: Vec::new(),
+            refs,
+        });
+        segment.open += 1;
+        self.current = id;
+        Handle {
+            key: segment_key(segment),
+            id,
+        }
+    }
+
+    /// Closes a span at `end`. Returns true when the context has no open span left (its
+    /// segment, if any, has been handed to the reporter).
+    pub(crate) fn close(&mut self, handle: Handle, end: u64) -> bool {
+        if handle.id == UNSAMPLED {
+            if handle.key == self.key && self.unsampled_open > 0 {
+                self.unsampled_open -= 1;
+                return self.unsampled_open == 0;
+            }
+            return false;
+        }
+        let Some(segment) = self.segment.as_mut() else {
+            return false;
+        };
+        if segment_key(segment) != handle.key {
+            return false;
+        }
+        let Some(span) = usize::try_from(handle.id)
+            .ok()
+            .and_then(|i| segment.spans.get_mut(i))
+        else {
+            return false;
+        };
+        if span.end != 0 {
+            return false;
+        }
+        span.end = end.max(span.start).max(1);
+        if self.current == handle.id {
+            self.current = span.parent_id;
+        }
+        segment.open = segment.open.saturating_sub(1);
+        // The first span of a thread's own context ends it, even if a span it opened was
+        // moved away and never closes here.
+        if segment.open == 0 || (self.ephemeral && handle.id == 0) {
+            self.finish_segment(end);
+            return true;
+        }
+        false
+    }
+
+    /// Hands the segment being recorded, if any, to the reporter, closing what is still
+    /// open at `end`.
+    pub(crate) fn finish_segment(&mut self, end: u64) {
+        if let Some(mut segment) = self.segment.take() {
+            segment.close_all(end);
+            queue::submit(segment);
+        }
+        self.current = -1;
+    }
+
+    /// The span record behind `handle`, if it is in this context's current segment.
+    #[inline]
+    pub(crate) fn span_mut(&mut self, handle: Handle) -> Option<&mut SpanRecord> {
+        let segment = self.segment.as_mut()?;
+        if segment_key(segment) != handle.key {
+            return None;
+        }
+        segment.spans.get_mut(usize::try_from(handle.id).ok()?)
+    }
+
+    /// Whether `handle` belongs to this context's current segment.
+    #[inline]
+    pub(crate) fn owns(&self, handle: Handle) -> bool {
+        match &self.segment {
+            Some(segment) => segment_key(segment) == handle.key,
+            None => false,
+        }
+    }
+}
+
+thread_local! {
+    static CURRENT: Cell<Option<Box<Context>>> = const { Cell::new(None) };
+}
+
+/// Runs `f` on the installed context, if any. `f` must not re-enter this module.
+#[inline]
+pub(crate) fn with_current<R>(f: impl FnOnce(&mut Context) -> R) -> Option<R> {
+    CURRENT
+        .try_with(|slot| {
+            let mut ctx = slot.take()?;
+            let result = f(&mut ctx);
+            slot.set(Some(ctx));
+            Some(result)
+        })
+        .ok()
+        .flatten()
+}
+
+/// Installs `ctx` as the current context, returning what was installed before.
+#[inline]
+pub(crate) fn install(ctx: Option<Box<Context>>) -> Option<Box<Context>> {
+    CURRENT.try_with(|slot| slot.replace(ctx)).ok().flatten()
+}
+
+/// Whether a context is installed on this thread.
+pub(crate) fn has_current() -> bool {
+    CURRENT
+        .try_with(|slot| {
+            let ctx = slot.take();
+            let present = ctx.is_some();
+            slot.set(ctx);
+            present
+        })
+        .unwrap_or(false)
+}
+
+/// Opens a span in the installed context, or in a new ephemeral context for a new trace.
+#[inline]
+pub(crate) fn open(init: SpanInit) -> Handle {
+    CURRENT
+        .try_with(|slot| match slot.take() {
+            Some(mut ctx) => {
+                let handle = ctx.open(init);
+                slot.set(Some(ctx));
+                handle
+            }
+            None => match Context::new_trace() {
+                Some(mut ctx) => {
+                    ctx.ephemeral = true;
+                    let handle = ctx.open(init);
+                    slot.set(Some(ctx));
+                    handle
+                }
+                None => Handle::NOOP,
+            },
+        })
+        .unwrap_or(Handle::NOOP)
+}
+
+/// Opens a span in `ctx`, installed as a new ephemeral context (an entry span continuing
+/// a remote trace). If a context is already installed, the span joins it instead.
+pub(crate) fn open_with(mut ctx: Box<Context>, init: SpanInit) -> Handle {
+    CURRENT
+        .try_with(|slot| match slot.take() {
+            Some(mut current) => {
+                let handle = current.open(init);
+                slot.set(Some(current));
+                handle
+            }
+            None => {
+                ctx.ephemeral = true;
+                let handle = ctx.open(init);
+                slot.set(Some(ctx));
+                handle
+            }
+        })
+        .unwrap_or(Handle::NOOP)
+}
+
+/// Closes a span of the installed context. A span whose context is not installed here is
+/// left alone (its owner closes it when it finishes).
+#[inline]
+pub(crate) fn close(handle: Handle) {
+    if handle.is_noop() {
+        return;
+    }
+    let panicking = std::thread::panicking();
+    let end = clock::now_raw();
+    let _ = CURRENT.try_with(|slot| {
+        let Some(mut ctx) = slot.take() else {
+            return;
+        };
+        if panicking {
+            if let Some(span) = ctx.span_mut(handle) {
+                span.is_error = true;
+            }
+        }
+        let idle = ctx.close(handle, end);
+        if idle && ctx.ephemeral {
+            queue::recycle_context(ctx);
+        } else {
+            slot.set(Some(ctx));
+        }
+    });
+}
+
+/// Runs `f` on the span behind `handle`, if it is in the installed context.
+#[inline]
+pub(crate) fn with_span<R>(handle: Handle, f: impl FnOnce(&mut SpanRecord) -> R) -> Option<R> {
+    if !handle.is_recording() {
+        return None;
+    }
+    with_current(|ctx| ctx.span_mut(handle).map(f)).flatten()
+}
+
+/// Adds a log to the innermost open span of the installed context (used by the panic
+/// hook).
+pub(crate) fn log_on_current(fields: Vec<(Str, Str)>, error: bool) {
+    let time = clock::now_raw();
+    with_current(|ctx| {
+        let current = ctx.current;
+        if let Some(segment) = ctx.segment.as_mut() {
+            if let Some(span) = usize::try_from(current)
+                .ok()
+                .and_then(|i| segment.spans.get_mut(i))
+            {
+                span.logs.push(LogRecord { time, fields });
+                span.is_error |= error;
+            }
+        }
+    });
+}
+
+/// The handle of the innermost open span of the installed context.
+pub(crate) fn current_handle() -> Handle {
+    with_current(|ctx| {
+        let current = ctx.current;
+        match &ctx.segment {
+            Some(segment) if current >= 0 => Handle {
+                key: segment_key(segment),
+                id: current,
+            },
+            _ => Handle::NOOP,
+        }
+    })
+    .unwrap_or(Handle::NOOP)
+}
+
+/// The outcome of opening a span for a future on its first poll.
+#[derive(Debug)]
+pub(crate) enum Opened {
+    /// The span joined the installed context.
+    Child(Handle),
+    /// There was no context: the future owns this new one.
+    Owner(Box<Context>, Handle),
+    /// The agent is off.
+    Noop,
+}
+
+/// Opens a span in the installed context, or in `incoming` (a continued trace) or a new
+/// trace when there is none; in the latter cases the caller owns the context.
+pub(crate) fn open_or_own(init: SpanInit, incoming: Option<Box<Context>>) -> Opened {
+    CURRENT
+        .try_with(|slot| match slot.take() {
+            Some(mut ctx) => {
+                // A future's span is current only while it is polled (see `enter`).
+                let parent = ctx.current;
+                let handle = ctx.open(init);
+                ctx.current = parent;
+                slot.set(Some(ctx));
+                Opened::Child(handle)
+            }
+            None => match incoming.or_else(Context::new_trace) {
+                Some(mut ctx) => {
+                    let handle = ctx.open(init);
+                    Opened::Owner(ctx, handle)
+                }
+                None => Opened::Noop,
+            },
+        })
+        .unwrap_or(Opened::Noop)
+}
+
+/// Makes `handle` the current span while a child future polls; returns what to restore.
+#[inline]
+pub(crate) fn enter(handle: Handle) -> Option<i32> {
+    if !handle.is_recording() {
+        return None;
+    }
+    with_current(|ctx| {
+        if ctx.owns(handle) {
+            Some(std::mem::replace(&mut ctx.current, handle.id))
+        } else {
+            None
+        }
+    })
+    .flatten()
+}
+
+/// Undoes [`enter`].
+#[inline]
+pub(crate) fn exit(handle: Handle, previous: Option<i32>) {
+    if let Some(previous) = previous {
+        with_current(|ctx| {
+            if ctx.owns(handle) {
+                ctx.current = previous;
+            }
+        });
+    }
+}

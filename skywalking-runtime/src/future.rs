@@ -1,0 +1,348 @@
+//! HOT PATH. Carrying the trace context across `.await` and into spawned tasks.
+//!
+//! [`Instrumented`] wraps a future with a span. On its first poll the span opens in the
+//! context installed at that moment (the caller's, since an `async fn` is polled where it
+//! is awaited); with no context it starts a trace and the future *owns* that context,
+//! installing it into the thread-local slot for each poll, so it follows the task from
+//! worker thread to worker thread. The span closes when the future completes, or, if the
+//! future is dropped first, is closed then with an `event=cancelled` log.
+//!
+//! [`ContextSnapshot`] / [`spawn`] / [`FutureExt::in_current_context`] carry the context
+//! into another task: the task's spans form a new segment whose first span holds a
+//! `CrossThread` reference to the span that spawned it.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use pin_project_lite::pin_project;
+
+use crate::clock;
+use crate::context::{self, Context, Handle, Opened, SpanInit};
+use crate::record::{LogRecord, RefKind, RefRecord, SegmentId, SegmentIdDisplay, SpanKind, SpanLayer, Str, component};
+
+#[derive(Debug)]
+enum State {
+    /// Not polled yet: the span to open, and the context to continue if there is none.
+    Pending(SpanInit, Option<Box<Context>>),
+    /// The span lives in a context installed by an enclosing owner.
+    Child(Handle),
+    /// This future owns the context; `None` handle: it carries a context but no span.
+    Owner(Option<Box<Context>>, Option<Handle>),
+    Done,
+}
+
+pin_project! {
+    /// A future with a span (or a carried context). Made by [`FutureExt`], [`spawn`] and
+    /// `#[trace]` on an `async fn`.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Instrumented<F> {
+        #[pin]
+        inner: F,
+        state: State,
+    }
+
+    impl<F> PinnedDrop for Instrumented<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            cancel(this.state);
+        }
+    }
+}
+
+impl<F: std::fmt::Debug> std::fmt::Debug for Instrumented<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Instrumented")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F> Instrumented<F> {
+    pub(crate) fn with_span(inner: F, init: SpanInit, incoming: Option<Box<Context>>) -> Self {
+        Instrumented {
+            inner,
+            state: State::Pending(init, incoming),
+        }
+    }
+
+    pub(crate) fn with_context(inner: F, ctx: Option<Box<Context>>) -> Self {
+        Instrumented {
+            inner,
+            state: match ctx {
+                Some(ctx) => State::Owner(Some(ctx), None),
+                None => State::Done,
+            },
+        }
+    }
+}
+
+impl<F: Future> Future for Instrumented<F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        if let State::Pending(..) = this.state {
+            let State::Pending(init, incoming) = std::mem::replace(this.state, State::Done) else {
+                unreachable!("checked above")
+            };
+            *this.state = match context::open_or_own(init, incoming) {
+                Opened::Child(handle) => State::Child(handle),
+                Opened::Owner(ctx, handle) => State::Owner(Some(ctx), Some(handle)),
+                Opened::Noop => State::Done,
+            };
+        }
+        match this.state {
+            State::Child(handle) => {
+                let handle = *handle;
+                let entered = Entered {
+                    handle,
+                    previous: context::enter(handle),
+                };
+                let result = this.inner.poll(cx);
+                drop(entered);
+                if result.is_ready() {
+                    context::close(handle);
+                    *this.state = State::Done;
+                }
+                result
+            }
+            State::Owner(slot, handle) => {
+                let Some(mut ctx) = slot.take() else {
+                    return this.inner.poll(cx);
+                };
+                if let Some(handle) = handle {
+                    if ctx.owns(*handle) {
+                        ctx.current = handle.id;
+                    }
+                }
+                let installed = Installed {
+                    previous: Some(context::install(Some(ctx))),
+                    slot,
+                    handle: *handle,
+                };
+                let result = this.inner.poll(cx);
+                drop(installed);
+                if result.is_ready() {
+                    if let State::Owner(slot, handle) = this.state {
+                        if let Some(mut ctx) = slot.take() {
+                            let end = clock::now_raw();
+                            if let Some(handle) = handle {
+                                ctx.close(*handle, end);
+                            }
+                            ctx.finish_segment(end);
+                        }
+                    }
+                    *this.state = State::Done;
+                }
+                result
+            }
+            State::Pending(..) | State::Done => this.inner.poll(cx),
+        }
+    }
+}
+
+/// A child future's span made current for one poll. Restores the previous current span
+/// afterwards, and marks the span failed if the poll panicked.
+struct Entered {
+    handle: Handle,
+    previous: Option<i32>,
+}
+
+impl Drop for Entered {
+    #[inline]
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            context::with_span(self.handle, |s| s.is_error = true);
+        }
+        context::exit(self.handle, self.previous);
+    }
+}
+
+/// An owned context installed for one poll. Takes it back afterwards, even when the poll
+/// panics (the thread must not keep it), and then marks the span failed.
+struct Installed<'a> {
+    previous: Option<Option<Box<Context>>>,
+    slot: &'a mut Option<Box<Context>>,
+    handle: Option<Handle>,
+}
+
+impl Drop for Installed<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        let mut ctx = context::install(self.previous.take().flatten());
+        if std::thread::panicking() {
+            if let (Some(ctx), Some(handle)) = (ctx.as_mut(), self.handle) {
+                if let Some(span) = ctx.span_mut(handle) {
+                    span.is_error = true;
+                }
+            }
+        }
+        *self.slot = ctx;
+    }
+}
+
+/// Closes the span of a future dropped before it completed.
+fn cancel(state: &mut State) {
+    let reason = || -> Vec<(Str, Str)> {
+        if std::thread::panicking() {
+            vec![("event".into(), "error".into()), ("error.kind".into(), "panic".into())]
+        } else {
+            vec![("event".into(), "cancelled".into())]
+        }
+    };
+    match std::mem::replace(state, State::Done) {
+        State::Child(handle) => {
+            if handle.is_recording() {
+                let time = clock::now_raw();
+                let fields = reason();
+                context::with_span(handle, |s| s.logs.push(LogRecord { time, fields }));
+            }
+            context::close(handle);
+        }
+        State::Owner(Some(mut ctx), handle) => {
+            let end = clock::now_raw();
+            if let Some(handle) = handle {
+                let fields = reason();
+                let panicking = std::thread::panicking();
+                if let Some(span) = ctx.span_mut(handle) {
+                    span.logs.push(LogRecord { time: end, fields });
+                    span.is_error |= panicking;
+                }
+                ctx.close(handle, end);
+            }
+            ctx.finish_segment(end);
+        }
+        State::Owner(None, _) | State::Pending(..) | State::Done => {}
+    }
+}
+
+/// The trace context of a moment, to continue in another task or thread. The spans made
+/// under it form a new segment whose first span refers back (`CrossThread`) to the span
+/// that was current when the snapshot was taken.
+#[derive(Debug, Clone)]
+pub struct ContextSnapshot {
+    trace_id: crate::record::TraceId,
+    sampled: bool,
+    skip_analysis: bool,
+    parent: Option<RefRecord>,
+    correlation: crate::propagation::Correlation,
+}
+
+impl ContextSnapshot {
+    /// The context active on this thread or task, if any.
+    pub fn current() -> Option<ContextSnapshot> {
+        context::with_current(|ctx| {
+            let parent = match &ctx.segment {
+                Some(segment) if ctx.current >= 0 => Some(RefRecord {
+                    kind: RefKind::CrossThread,
+                    trace_id: ctx.trace_id.clone(),
+                    parent_segment_id: SegmentIdDisplay(SegmentId::Local(segment.segment_id)),
+                    parent_span_id: ctx.current,
+                    parent_service: Cow::Borrowed(""),
+                    parent_service_instance: Cow::Borrowed(""),
+                    parent_endpoint: segment.endpoint().cloned().unwrap_or_default(),
+                    network_address_used_at_peer: Cow::Borrowed(""),
+                }),
+                // No span of this context is open: pass its own parent on.
+                _ => ctx.first_ref.clone(),
+            };
+            ContextSnapshot {
+                trace_id: ctx.trace_id.clone(),
+                sampled: ctx.sampled,
+                skip_analysis: ctx.skip_analysis,
+                parent,
+                correlation: ctx.correlation.clone(),
+            }
+        })
+    }
+
+    fn into_context(self) -> Box<Context> {
+        let mut ctx = Context::boxed(self.trace_id, self.sampled);
+        ctx.skip_analysis = self.skip_analysis;
+        ctx.first_ref = self.parent.map(|mut r| {
+            r.kind = RefKind::CrossThread;
+            r
+        });
+        ctx.correlation = self.correlation;
+        ctx
+    }
+
+    /// Runs `f` with this context active (for a thread or a blocking section). Spans
+    /// opened inside form a new segment referring back to the snapshot.
+    pub fn run<R>(self, f: impl FnOnce() -> R) -> R {
+        struct Restore(Option<Option<Box<Context>>>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                if let Some(previous) = self.0.take() {
+                    if let Some(mut ctx) = context::install(previous) {
+                        ctx.finish_segment(clock::now_raw());
+                    }
+                }
+            }
+        }
+        let _restore = Restore(Some(context::install(Some(self.into_context()))));
+        f()
+    }
+
+    /// Wraps `future` so that it runs in this context.
+    pub fn attach<F: Future>(self, future: F) -> Instrumented<F> {
+        Instrumented::with_context(future, Some(self.into_context()))
+    }
+}
+
+/// Extension methods for futures.
+pub trait FutureExt: Future + Sized {
+    /// Runs the future inside a local span named `name`.
+    ///
+    /// ```
+    /// use skywalking_runtime::FutureExt;
+    ///
+    /// # async fn f() {
+    /// let value = async { 1 + 1 }.in_span("add").await;
+    /// # assert_eq!(value, 2);
+    /// # }
+    /// ```
+    fn in_span(self, name: impl Into<Cow<'static, str>>) -> Instrumented<Self> {
+        Instrumented::with_span(
+            self,
+            SpanInit {
+                kind: SpanKind::Local,
+                name: name.into(),
+                peer: Cow::Borrowed(""),
+                layer: SpanLayer::Unknown,
+                component: component::RUST,
+            },
+            None,
+        )
+    }
+
+    /// Carries the current trace context into this future, for when it runs in another
+    /// task. Spans inside form a new segment with a `CrossThread` reference to the current
+    /// span. Without a current context, the future runs as is.
+    fn in_current_context(self) -> Instrumented<Self> {
+        Instrumented::with_context(self, ContextSnapshot::current().map(ContextSnapshot::into_context))
+    }
+}
+
+impl<F: Future> FutureExt for F {}
+
+/// `tokio::spawn` that carries the current trace context into the new task.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let handle = skywalking_runtime::spawn(async { 21 * 2 });
+/// assert_eq!(handle.await.unwrap(), 42);
+/// # }
+/// ```
+#[cfg(feature = "tokio")]
+pub fn spawn<F>(future: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    tokio::spawn(future.in_current_context())
+}

@@ -1,0 +1,118 @@
+//! What `#[trace]` expansions call. Not a public API: hidden, and free to change with the
+//! macro crate, which is pinned to this crate's exact version.
+//!
+//! The expansion keeps to a few calls so that most of the logic lives here, compiled
+//! once, rather than in every annotated function.
+
+use std::borrow::Cow;
+use std::fmt::Display;
+use std::future::Future;
+
+pub use crate::record::{SpanKind, SpanLayer};
+pub use crate::span::{Span, SpanRef};
+pub use ::core;
+
+use crate::context::SpanInit;
+use crate::future::Instrumented;
+use crate::propagation::{Extractor, Injector};
+
+/// The static part of an annotated function's span.
+#[derive(Debug)]
+pub struct Meta {
+    /// Operation name.
+    pub name: &'static str,
+    /// Entry, exit or local.
+    pub kind: SpanKind,
+    /// Layer.
+    pub layer: SpanLayer,
+    /// Component id.
+    pub component: i32,
+}
+
+impl Meta {
+    #[inline]
+    fn init(&'static self, peer: Cow<'static, str>) -> SpanInit {
+        SpanInit {
+            kind: self.kind,
+            name: Cow::Borrowed(self.name),
+            peer,
+            layer: self.layer,
+            component: self.component,
+        }
+    }
+}
+
+/// Opens the span of a sync function (local or exit).
+#[inline]
+pub fn enter(meta: &'static Meta) -> Span {
+    Span::open(meta.init(Cow::Borrowed("")))
+}
+
+/// Opens the exit span of a sync function.
+#[inline]
+pub fn enter_exit(meta: &'static Meta, peer: impl Into<Cow<'static, str>>) -> Span {
+    Span::open(meta.init(peer.into()))
+}
+
+/// Opens the entry span of a sync function, continuing the trace in `carrier`.
+#[inline]
+pub fn enter_entry<C: Extractor + ?Sized>(meta: &'static Meta, carrier: &C) -> Span {
+    Span::from_handle(crate::propagate::open_entry(
+        meta.init(Cow::Borrowed("")),
+        carrier,
+    ))
+}
+
+/// Wraps the body of an async function (local or exit).
+#[inline]
+pub fn instrument<F: Future>(meta: &'static Meta, future: F) -> Instrumented<F> {
+    Instrumented::with_span(future, meta.init(Cow::Borrowed("")), None)
+}
+
+/// Wraps the body of an async exit function.
+#[inline]
+pub fn instrument_exit<F: Future>(
+    meta: &'static Meta,
+    peer: impl Into<Cow<'static, str>>,
+    future: F,
+) -> Instrumented<F> {
+    Instrumented::with_span(future, meta.init(peer.into()), None)
+}
+
+/// Wraps the body of an async entry function; the headers are read now, before the
+/// future runs.
+#[inline]
+pub fn instrument_entry<C: Extractor + ?Sized, F: Future>(
+    meta: &'static Meta,
+    carrier: &C,
+    future: F,
+) -> Instrumented<F> {
+    let incoming = crate::propagate::incoming_context(carrier);
+    Instrumented::with_span(future, meta.init(Cow::Borrowed("")), incoming)
+}
+
+/// The span the annotated function is running in (for its tags, inside an async body).
+#[inline]
+pub fn current() -> SpanRef {
+    crate::span::current_span()
+}
+
+/// Writes the trace context of `span` into `carrier` (exit spans with `headers = ..`).
+#[inline]
+pub fn inject<C: Injector + ?Sized>(span: SpanRef, carrier: &mut C) {
+    span.inject(carrier);
+}
+
+/// Marks the span as failed when `result` is an `Err`, logging the error's `Display`.
+#[inline]
+pub fn record_result<T, E: Display>(span: SpanRef, result: &Result<T, E>) {
+    if let Err(error) = result {
+        span.record_error(error);
+    }
+}
+
+/// Converts a tag value, evaluated only when the span records.
+#[inline]
+pub fn tag_value<V: Display>(value: V) -> Cow<'static, str> {
+    Cow::Owned(value.to_string())
+}

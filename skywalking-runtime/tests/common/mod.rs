@@ -1,0 +1,90 @@
+//! A process-wide agent that keeps every reported segment in memory.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use skywalking_proto::v3::SegmentObject;
+use skywalking_runtime::{Agent, AgentBuilder, AgentGuard, Reporter};
+
+#[derive(Clone, Default)]
+pub struct Memory(Arc<Mutex<Vec<SegmentObject>>>);
+
+impl Reporter for Memory {
+    fn report(&mut self, segments: Vec<SegmentObject>) {
+        self.0.lock().unwrap().extend(segments);
+    }
+}
+
+struct Started {
+    memory: Memory,
+    _guard: AgentGuard,
+}
+
+static AGENT: OnceLock<Started> = OnceLock::new();
+
+/// Starts the agent once per test binary, configured by `configure`.
+pub fn start_with(configure: impl FnOnce(AgentBuilder) -> AgentBuilder) -> Memory {
+    AGENT
+        .get_or_init(|| {
+            let memory = Memory::default();
+            let guard = configure(
+                Agent::builder()
+                    .service("test-svc")
+                    .instance("test-1")
+                    .flush_interval(Duration::from_millis(5)),
+            )
+            .reporter(memory.clone())
+            .start()
+            .expect("agent starts");
+            Started {
+                memory,
+                _guard: guard,
+            }
+        })
+        .memory
+        .clone()
+}
+
+pub fn start() -> Memory {
+    start_with(|b| b)
+}
+
+impl Memory {
+    /// The segments of `trace_id`, after flushing the queue.
+    pub fn trace(&self, trace_id: &str) -> Vec<SegmentObject> {
+        assert!(skywalking_runtime::flush(Duration::from_secs(5)));
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.trace_id == trace_id)
+            .cloned()
+            .collect()
+    }
+
+    /// Every segment reported so far, after flushing the queue.
+    pub fn all(&self) -> Vec<SegmentObject> {
+        assert!(skywalking_runtime::flush(Duration::from_secs(5)));
+        self.0.lock().unwrap().clone()
+    }
+}
+
+/// The trace id active now, as a string.
+pub fn current_trace() -> String {
+    skywalking_runtime::trace_id()
+        .expect("a trace is active")
+        .to_string()
+}
+
+/// `(name, id, parent)` of each span, ordered by id.
+pub fn shape(segment: &SegmentObject) -> Vec<(String, i32, i32)> {
+    let mut spans: Vec<_> = segment
+        .spans
+        .iter()
+        .map(|s| (s.operation_name.clone(), s.span_id, s.parent_span_id))
+        .collect();
+    spans.sort_by_key(|s| s.1);
+    spans
+}
