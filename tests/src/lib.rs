@@ -1,12 +1,14 @@
 //! Fixtures shared by the workspace-level integration tests under `tests/tests/`.
 //!
-//! The tests talk to [`skywalking_testkit::MockCollector`] over real gRPC on
+//! The tests talk to `skywalking_testkit::MockCollector` over real gRPC on
 //! `127.0.0.1` with the plain tonic clients generated in `skywalking-proto`, the way an
 //! agent's reporter would. This library holds the sample messages they send (with
 //! every field worth checking filled in) and small client helpers.
 
+use std::future::poll_fn;
 use std::time::Duration;
 
+use http::header::{CONTENT_TYPE, HeaderValue};
 use skywalking_proto::v3::log_data_body::Content;
 use skywalking_proto::v3::meter_data::Metric;
 use skywalking_proto::v3::{
@@ -15,6 +17,8 @@ use skywalking_proto::v3::{
     MeterHistogram, MeterSingleValue, RefType, SegmentObject, SegmentReference, Source, SpanLayer,
     SpanObject, SpanType, TextLog, TraceContext, Type, YamlLog,
 };
+use tonic::Code;
+use tonic::client::GrpcService;
 use tonic::transport::{Channel, Endpoint};
 
 /// How long a test waits for something that should arrive at once.
@@ -32,6 +36,39 @@ pub async fn connect(endpoint: String) -> Channel {
         .connect()
         .await
         .expect("connect to the mock collector")
+}
+
+/// One gRPC message frame: compressed flag, big-endian length, payload.
+///
+/// # Panics
+///
+/// If the payload is larger than 4 GiB.
+pub fn frame(flag: u8, payload: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(payload.len()).unwrap();
+    [&[flag][..], &len.to_be_bytes(), payload].concat()
+}
+
+/// Sends `body` as the raw HTTP/2 body of a gRPC call and returns the status the
+/// server put in the response headers (a "trailers-only" answer, which is how errors
+/// come back before any response message), or `None` if it answered normally.
+///
+/// # Panics
+///
+/// If `body` is not ASCII, or the call fails at the transport level.
+pub async fn raw_call(channel: &mut Channel, path: &str, body: Vec<u8>) -> Option<Code> {
+    // tonic's body type accepts a `String`; every byte used here is ASCII.
+    let body = String::from_utf8(body).expect("the raw bodies here are ASCII");
+    let request = http::Request::post(path)
+        .header(CONTENT_TYPE, HeaderValue::from_static("application/grpc"))
+        .header("te", HeaderValue::from_static("trailers"))
+        .body(tonic::body::Body::new(body))
+        .unwrap();
+    poll_fn(|cx| GrpcService::poll_ready(channel, cx))
+        .await
+        .unwrap();
+    let response = GrpcService::call(channel, request).await.unwrap();
+    assert_eq!(response.status(), http::StatusCode::OK);
+    tonic::Status::from_header_map(response.headers()).map(|status| status.code())
 }
 
 /// A `KeyStringValuePair`.

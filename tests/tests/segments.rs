@@ -129,7 +129,7 @@ async fn clear_and_take_empty_the_records() {
 
     client.collect_in_sync(batch()).await.unwrap();
     let taken = collector.take();
-    assert_eq!(taken.segments, [sent.clone()]);
+    assert_eq!(taken.segments, std::slice::from_ref(&sent));
     assert!(collector.segments().is_empty());
     assert_eq!(collector.calls(), 1, "take keeps the counters");
 
