@@ -153,10 +153,9 @@ impl Context {
             segment.is_size_limited = true;
             return Handle::NOOP;
         }
-        let refs = match (&self.first_ref, id) {
-            (Some(r), 0) => vec![r.clone()],
-            _ => Vec::new(),
-        };
+        if id == 0 {
+            segment.first_ref.clone_from(&self.first_ref);
+        }
         let id = id as i32;
         segment.spans.push(SpanRecord {
             parent_id: self.current,
@@ -169,9 +168,6 @@ impl Context {
             skip_analysis: self.skip_analysis,
             name: init.name,
             peer: init.peer,
-            tags: Vec::new(),
-            logs: Vec::new(),
-            refs,
         });
         segment.open += 1;
         self.current = id;
@@ -240,6 +236,14 @@ impl Context {
         segment.spans.get_mut(usize::try_from(handle.id).ok()?)
     }
 
+    /// The segment holding `handle`'s span, if it is this context's current one.
+    #[inline]
+    pub(crate) fn segment_of(&mut self, handle: Handle) -> Option<&mut SegmentRecord> {
+        let segment = self.segment.as_mut()?;
+        let in_range = usize::try_from(handle.id).is_ok_and(|i| i < segment.spans.len());
+        (segment_key(segment) == handle.key && in_range).then_some(&mut **segment)
+    }
+
     /// Whether `handle` belongs to this context's current segment.
     #[inline]
     pub(crate) fn owns(&self, handle: Handle) -> bool {
@@ -289,6 +293,9 @@ pub(crate) fn has_current() -> bool {
 /// Opens a span in the installed context, or in a new ephemeral context for a new trace.
 #[inline]
 pub(crate) fn open(init: SpanInit) -> Handle {
+    if !agent::is_enabled() {
+        return Handle::NOOP;
+    }
     CURRENT
         .try_with(|slot| match slot.take() {
             Some(mut ctx) => {
@@ -365,22 +372,40 @@ pub(crate) fn with_span<R>(handle: Handle, f: impl FnOnce(&mut SpanRecord) -> R)
     with_current(|ctx| ctx.span_mut(handle).map(f)).flatten()
 }
 
-/// Adds a log to the innermost open span of the installed context (used by the panic
-/// hook).
-pub(crate) fn log_on_current(fields: Vec<(Str, Str)>, error: bool) {
+/// Adds a tag to the span behind `handle`, if it is in the installed context.
+#[inline]
+pub(crate) fn add_tag(handle: Handle, key: Str, value: Str) {
+    if !handle.is_recording() {
+        return;
+    }
+    with_current(|ctx| {
+        if let Some(segment) = ctx.segment_of(handle) {
+            segment.tags.push((handle.id, key, value));
+        }
+    });
+}
+
+/// Adds a log to the span behind `handle` (marking it failed if `error`), if it is in the
+/// installed context.
+pub(crate) fn add_log(handle: Handle, fields: Vec<(Str, Str)>, error: bool) {
+    if !handle.is_recording() {
+        return;
+    }
     let time = clock::now_raw();
     with_current(|ctx| {
-        let current = ctx.current;
-        if let Some(segment) = ctx.segment.as_mut() {
-            if let Some(span) = usize::try_from(current)
-                .ok()
-                .and_then(|i| segment.spans.get_mut(i))
-            {
-                span.logs.push(LogRecord { time, fields });
-                span.is_error |= error;
+        if let Some(segment) = ctx.segment_of(handle) {
+            segment.logs.push((handle.id, LogRecord { time, fields }));
+            if error {
+                segment.spans[handle.id as usize].is_error = true;
             }
         }
     });
+}
+
+/// Adds a log to the innermost open span of the installed context (used by the panic
+/// hook).
+pub(crate) fn log_on_current(fields: Vec<(Str, Str)>, error: bool) {
+    add_log(current_handle(), fields, error);
 }
 
 /// The handle of the innermost open span of the installed context.

@@ -196,9 +196,7 @@ fn cancel(state: &mut State) {
     match std::mem::replace(state, State::Done) {
         State::Child(handle) => {
             if handle.is_recording() {
-                let time = clock::now_raw();
-                let fields = reason();
-                context::with_span(handle, |s| s.logs.push(LogRecord { time, fields }));
+                context::add_log(handle, reason(), std::thread::panicking());
             }
             context::close(handle);
         }
@@ -207,9 +205,9 @@ fn cancel(state: &mut State) {
             if let Some(handle) = handle {
                 let fields = reason();
                 let panicking = std::thread::panicking();
-                if let Some(span) = ctx.span_mut(handle) {
-                    span.logs.push(LogRecord { time: end, fields });
-                    span.is_error |= panicking;
+                if let Some(segment) = ctx.segment_of(handle) {
+                    segment.logs.push((handle.id, LogRecord { time: end, fields }));
+                    segment.spans[handle.id as usize].is_error |= panicking;
                 }
                 ctx.close(handle, end);
             }

@@ -151,7 +151,9 @@ pub(crate) struct LogRecord {
     pub(crate) fields: Vec<(Str, Str)>,
 }
 
-/// One span as recorded. Times are raw clock ticks; `end == 0` means still open.
+/// One span as recorded. Times are raw clock ticks; `end == 0` means still open. Tags,
+/// logs and the reference live in the segment's shared buffers, so a span with tags
+/// allocates nothing once the segment's buffers have grown.
 #[derive(Clone, Debug)]
 pub(crate) struct SpanRecord {
     pub(crate) parent_id: i32,
@@ -164,9 +166,6 @@ pub(crate) struct SpanRecord {
     pub(crate) skip_analysis: bool,
     pub(crate) name: Str,
     pub(crate) peer: Str,
-    pub(crate) tags: Vec<(Str, Str)>,
-    pub(crate) logs: Vec<LogRecord>,
-    pub(crate) refs: Vec<RefRecord>,
 }
 
 /// A segment: the spans one trace recorded in one task or thread.
@@ -175,6 +174,12 @@ pub(crate) struct SegmentRecord {
     pub(crate) trace_id: TraceId,
     pub(crate) segment_id: Id,
     pub(crate) spans: Vec<SpanRecord>,
+    /// Tags of all spans, by span id.
+    pub(crate) tags: Vec<(i32, Str, Str)>,
+    /// Logs of all spans, by span id.
+    pub(crate) logs: Vec<(i32, LogRecord)>,
+    /// The reference span 0 carries, if this segment continues another.
+    pub(crate) first_ref: Option<RefRecord>,
     pub(crate) is_size_limited: bool,
     /// Spans still open; the segment is finished when this reaches 0.
     pub(crate) open: u32,
@@ -187,6 +192,9 @@ impl SegmentRecord {
             trace_id: TraceId::Local(Id::from_u128(0)),
             segment_id: Id::from_u128(0),
             spans: Vec::with_capacity(capacity),
+            tags: Vec::new(),
+            logs: Vec::new(),
+            first_ref: None,
             is_size_limited: false,
             open: 0,
         }
@@ -196,9 +204,17 @@ impl SegmentRecord {
     pub(crate) fn reset(&mut self, trace_id: TraceId) {
         self.trace_id = trace_id;
         self.segment_id = Id::generate();
-        self.spans.clear();
+        self.clear();
         self.is_size_limited = false;
         self.open = 0;
+    }
+
+    /// Empties the buffers, keeping their capacity.
+    pub(crate) fn clear(&mut self) {
+        self.spans.clear();
+        self.tags.clear();
+        self.logs.clear();
+        self.first_ref = None;
     }
 
     /// The name of the first entry span, else of the first span: what a child's

@@ -5,7 +5,7 @@ use std::fmt;
 
 use crate::context::{self, Handle, SpanInit};
 use crate::propagation::{Extractor, Injector};
-use crate::record::{LogRecord, SpanKind, SpanLayer, Str, component};
+use crate::record::{SpanKind, SpanLayer, Str, component};
 
 /// An open span of the current trace; dropping it closes the span.
 ///
@@ -195,8 +195,7 @@ impl SpanRef {
     #[inline]
     pub fn add_tag(&self, key: impl Into<Cow<'static, str>>, value: impl Into<Cow<'static, str>>) {
         if self.is_recording() {
-            let tag = (key.into(), value.into());
-            context::with_span(self.handle, |s| s.tags.push(tag));
+            context::add_tag(self.handle, key.into(), value.into());
         }
     }
 
@@ -209,8 +208,7 @@ impl SpanRef {
         if self.is_recording() {
             let fields: Vec<(Str, Str)> =
                 fields.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
-            let time = crate::clock::now_raw();
-            context::with_span(self.handle, |s| s.logs.push(LogRecord { time, fields }));
+            context::add_log(self.handle, fields, false);
         }
     }
 

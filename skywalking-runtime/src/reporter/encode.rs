@@ -26,15 +26,28 @@ pub(crate) fn segment(record: &SegmentRecord, identity: &Identity) -> v3::Segmen
                 parent_span_id: span.parent_id,
                 start_time: clock::to_epoch_ms(span.start),
                 end_time: clock::to_epoch_ms(span.end),
-                refs: span.refs.iter().map(|r| reference(r, identity)).collect(),
+                refs: match (&record.first_ref, id) {
+                    (Some(r), 0) => vec![reference(r, identity)],
+                    _ => Vec::new(),
+                },
                 operation_name: span.name.to_string(),
                 peer: span.peer.to_string(),
                 span_type: span_type(span.kind) as i32,
                 span_layer: span_layer(span.layer) as i32,
                 component_id: span.component,
                 is_error: span.is_error,
-                tags: span.tags.iter().map(pair).collect(),
-                logs: span.logs.iter().map(log).collect(),
+                tags: record
+                    .tags
+                    .iter()
+                    .filter(|(span_id, ..)| *span_id as usize == id)
+                    .map(|(_, key, value)| pair(key, value))
+                    .collect(),
+                logs: record
+                    .logs
+                    .iter()
+                    .filter(|(span_id, _)| *span_id as usize == id)
+                    .map(|(_, l)| log(l))
+                    .collect(),
                 skip_analysis: span.skip_analysis,
             })
             .collect(),
@@ -67,7 +80,7 @@ fn reference(r: &RefRecord, identity: &Identity) -> v3::SegmentReference {
     }
 }
 
-fn pair((key, value): &(Str, Str)) -> v3::KeyStringValuePair {
+fn pair(key: &Str, value: &Str) -> v3::KeyStringValuePair {
     v3::KeyStringValuePair {
         key: key.to_string(),
         value: value.to_string(),
@@ -77,7 +90,7 @@ fn pair((key, value): &(Str, Str)) -> v3::KeyStringValuePair {
 fn log(record: &LogRecord) -> v3::Log {
     v3::Log {
         time: clock::to_epoch_ms(record.time),
-        data: record.fields.iter().map(pair).collect(),
+        data: record.fields.iter().map(|(k, v)| pair(k, v)).collect(),
     }
 }
 

@@ -18,9 +18,9 @@ use crate::stats;
 /// Default bound of the queue, `SW_AGENT_REPORTER_MAX_SEND_QUEUE`.
 pub(crate) const DEFAULT_CAPACITY: usize = 5_000;
 /// Segments kept for reuse.
-const POOL_CAPACITY: usize = 512;
+const POOL_CAPACITY: usize = 256;
 /// Span buffers larger than this are shrunk before reuse, to keep the pool's memory small.
-const POOLED_SPAN_CAPACITY: usize = 64;
+const POOLED_SPAN_CAPACITY: usize = 128;
 /// Span buffer of a fresh segment.
 const INITIAL_SPAN_CAPACITY: usize = 8;
 
@@ -95,9 +95,15 @@ pub(crate) fn len() -> usize {
 
 /// Gives a segment back for reuse.
 pub(crate) fn recycle_segment(mut segment: Box<SegmentRecord>) {
-    segment.spans.clear();
+    segment.clear();
     if segment.spans.capacity() > POOLED_SPAN_CAPACITY {
         segment.spans.shrink_to(POOLED_SPAN_CAPACITY);
+    }
+    if segment.tags.capacity() > POOLED_SPAN_CAPACITY {
+        segment.tags.shrink_to(POOLED_SPAN_CAPACITY);
+    }
+    if segment.logs.capacity() > POOLED_SPAN_CAPACITY {
+        segment.logs.shrink_to(POOLED_SPAN_CAPACITY);
     }
     let _ = pool().push(segment);
 }
