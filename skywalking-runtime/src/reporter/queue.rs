@@ -18,11 +18,11 @@ use crate::stats;
 /// Default bound of the queue, `SW_AGENT_REPORTER_MAX_SEND_QUEUE`.
 pub(crate) const DEFAULT_CAPACITY: usize = 5_000;
 /// Segments kept for reuse.
-const POOL_CAPACITY: usize = 256;
+const POOL_CAPACITY: usize = 1024;
 /// Span buffers larger than this are shrunk before reuse, to keep the pool's memory small.
 const POOLED_SPAN_CAPACITY: usize = 128;
 /// Span buffer of a fresh segment.
-const INITIAL_SPAN_CAPACITY: usize = 8;
+const INITIAL_SPAN_CAPACITY: usize = 16;
 
 static QUEUE: OnceLock<ArrayQueue<Box<SegmentRecord>>> = OnceLock::new();
 static LIMIT: AtomicUsize = AtomicUsize::new(DEFAULT_CAPACITY);
