@@ -1,0 +1,950 @@
+//! The `sw8` header: Cross Process Propagation Headers Protocol v3.
+//!
+//! ```text
+//! sw8: 1-<b64 trace id>-<b64 parent segment id>-3-<b64 parent service>-<b64 parent instance>-<b64 parent endpoint>-<b64 address used at client>
+//! ```
+
+use std::str::FromStr;
+
+use super::HeaderError;
+use super::b64;
+
+/// Header name of the SkyWalking v3 propagation header.
+pub const SW8: &str = "sw8";
+
+/// Cap on a whole `sw8` value, in bytes. The spec says the value "must be less than
+/// 2k"; the Java agent's default is the same.
+pub const SW8_MAX_LEN: usize = 2048;
+
+/// Cap on the decoded trace id and parent segment id, in bytes.
+///
+/// OAP stores ids in 150-character columns. The official agents write 32 to 56
+/// ASCII characters (Java and Go `<uuid>.<thread>.<time+seq>`, Python uuid1 hex, Rust
+/// decimal `u128`).
+pub const SW8_MAX_ID_LEN: usize = 150;
+
+/// Cap on the decoded parent service name, in bytes.
+///
+/// The spec allows 50 UTF-8 characters, which is at most 150 bytes for any text in
+/// the Basic Multilingual Plane; OAP truncates service names at 70 characters.
+pub const SW8_MAX_SERVICE_LEN: usize = 150;
+
+/// Cap on the decoded parent service instance name, in bytes (same reasoning as
+/// [`SW8_MAX_SERVICE_LEN`]; the default Java and Go names are `<uuid>@<ipv4>`, under
+/// 55 bytes).
+pub const SW8_MAX_INSTANCE_LEN: usize = 150;
+
+/// Cap on the decoded parent endpoint, in bytes.
+///
+/// The spec allows fewer than 150 UTF-8 characters (up to 450 bytes in the BMP).
+/// This rounds up to 512 because the Python and Node agents put their *exit* span
+/// name here, which is often a raw URL path.
+pub const SW8_MAX_ENDPOINT_LEN: usize = 512;
+
+/// Cap on the decoded target address used at the client, in bytes: a 255-byte DNS
+/// name, a port and room to spare.
+pub const SW8_MAX_ADDRESS_LEN: usize = 300;
+
+const FIELD_TRACE_ID: &str = "trace id";
+const FIELD_SEGMENT_ID: &str = "parent segment id";
+const FIELD_SERVICE: &str = "parent service";
+const FIELD_INSTANCE: &str = "parent service instance";
+const FIELD_ENDPOINT: &str = "parent endpoint";
+const FIELD_ADDRESS: &str = "address used at client";
+
+/// A decoded `sw8` header: the reference to the caller's segment.
+///
+/// Decode with [`Sw8::decode`] (or `str::parse`), encode with [`Sw8::encode`]. To
+/// encode from borrowed fields without building a `Sw8`, use [`Sw8Ref`].
+///
+/// # Decoding rules
+///
+/// [`Sw8::decode`] accepts what the official Java, Go, Python, Node and Rust agents
+/// write, and rejects (with a [`HeaderError`] naming the problem):
+///
+/// - a value over [`SW8_MAX_LEN`] bytes (checked first, before any other work);
+/// - any number of `-`-separated fields other than exactly 8. SkyWalking renames
+///   the header when its layout changes (`sw3`, `sw6`, `sw8`), so extra fields mean a
+///   corrupt value, most likely a URL-safe Base64 `-` inside a field. Java (whose
+///   `split("-", 8)` leaves a `-` in field 8, which then fails Base64), Python and the
+///   Rust crate reject it too. (Go and Node ignore the extra fields.)
+/// - a sample flag other than `0` or `1`;
+/// - a parent span id that is not plain ASCII digits in `0..=i32::MAX` (no sign);
+/// - a field that is not Base64, or not UTF-8 once decoded. Standard and URL-safe
+///   alphabets, padded or unpadded, are all accepted, as the Node agent does;
+/// - an empty trace id, parent segment id, parent service or parent endpoint (both
+///   the Java and the Node agent drop such a header). The parent service instance and
+///   the address may be empty, as the Node agent allows;
+/// - a field over its cap: [`SW8_MAX_ID_LEN`], [`SW8_MAX_SERVICE_LEN`],
+///   [`SW8_MAX_INSTANCE_LEN`], [`SW8_MAX_ENDPOINT_LEN`], [`SW8_MAX_ADDRESS_LEN`]
+///   (decoded bytes; checked on the encoded length before decoding). A header whose
+///   fields are all at their caps still fits in [`SW8_MAX_LEN`].
+///
+/// Field 7 is taken as is: the spec says "the parent segment's first entry span
+/// name", the Python and Node agents send their exit span name.
+///
+/// ```
+/// use skywalking_runtime::propagation::Sw8;
+///
+/// let sw8: Sw8 = "1-dHJhY2U=-c2VnbWVudA==-3-c3Zj-aW5zdGFuY2U=-L2NoZWNrb3V0-cGF5OjgwODA="
+///     .parse()?;
+/// assert_eq!(sw8.trace_id, "trace");
+/// assert_eq!(sw8.parent_span_id, 3);
+/// assert_eq!(sw8.parent_endpoint, "/checkout");
+/// assert_eq!(sw8.address_used_at_client, "pay:8080");
+/// # Ok::<(), skywalking_runtime::propagation::HeaderError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Sw8 {
+    /// Field 1: `true` for `1` ("this trace must be sampled"), `false` for `0`. The
+    /// Java and Go agents force sampling whenever a valid header arrives, whatever
+    /// this says.
+    pub sample: bool,
+    /// Field 2: the trace id.
+    pub trace_id: String,
+    /// Field 3: the caller's segment id.
+    pub parent_segment_id: String,
+    /// Field 4: the id of the caller's exit span, within its segment.
+    pub parent_span_id: i32,
+    /// Field 5: the caller's service name.
+    pub parent_service: String,
+    /// Field 6: the caller's service instance name.
+    pub parent_service_instance: String,
+    /// Field 7: the caller segment's first entry span name (its endpoint).
+    pub parent_endpoint: String,
+    /// Field 8: the address the caller used to reach this process. It becomes the
+    /// `networkAddressUsedAtPeer` of the child's segment reference.
+    pub address_used_at_client: String,
+}
+
+/// The fields of an `sw8` header, borrowed: what the encoder takes.
+///
+/// Build one from the live span context and call [`Sw8Ref::encode`], which writes
+/// the header into one `String` allocated at its exact final size.
+///
+/// # Encoding rules
+///
+/// The output is what the spec asks for: sample flag `1`/`0` as given, text fields in
+/// standard padded Base64. Fields are written as given; the caller provides non-empty
+/// fields within the caps (see [`Sw8Ref::validate`]), and field 7 should be the
+/// current segment's first entry span name. A negative `parent_span_id` (which no
+/// real span has) would produce an undecodable header, so it is written as `0`.
+///
+/// ```
+/// use skywalking_runtime::propagation::{Sw8, Sw8Ref};
+///
+/// let header = Sw8Ref {
+///     sample: true,
+///     trace_id: "trace",
+///     parent_segment_id: "segment",
+///     parent_span_id: 3,
+///     parent_service: "svc",
+///     parent_service_instance: "instance",
+///     parent_endpoint: "/checkout",
+///     address_used_at_client: "pay:8080",
+/// }
+/// .encode();
+/// assert_eq!(header, "1-dHJhY2U=-c2VnbWVudA==-3-c3Zj-aW5zdGFuY2U=-L2NoZWNrb3V0-cGF5OjgwODA=");
+/// assert_eq!(Sw8::decode(&header)?.parent_service, "svc");
+/// # Ok::<(), skywalking_runtime::propagation::HeaderError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Sw8Ref<'a> {
+    /// Field 1: the sample flag.
+    pub sample: bool,
+    /// Field 2: the trace id.
+    pub trace_id: &'a str,
+    /// Field 3: this segment's id (the parent segment, seen from the callee).
+    pub parent_segment_id: &'a str,
+    /// Field 4: the id of the exit span making the call.
+    pub parent_span_id: i32,
+    /// Field 5: this service's name.
+    pub parent_service: &'a str,
+    /// Field 6: this service instance's name.
+    pub parent_service_instance: &'a str,
+    /// Field 7: the name of this segment's first entry span.
+    pub parent_endpoint: &'a str,
+    /// Field 8: the address used to reach the callee (the exit span's peer).
+    pub address_used_at_client: &'a str,
+}
+
+impl Sw8 {
+    /// Decodes an `sw8` value. See the [type docs](Sw8#decoding-rules) for what is
+    /// accepted and rejected.
+    ///
+    /// # Errors
+    ///
+    /// A [`HeaderError`] naming the first problem found.
+    pub fn decode(value: &str) -> Result<Self, HeaderError> {
+        if value.len() > SW8_MAX_LEN {
+            return Err(HeaderError::TooLong {
+                header: SW8,
+                len: value.len(),
+                max: SW8_MAX_LEN,
+            });
+        }
+
+        let mut parts = [""; 8];
+        let mut found = 0;
+        for part in value.split('-') {
+            if found == parts.len() {
+                // Stop counting: the value is bounded anyway, and the message only
+                // needs to say "too many".
+                found += 1;
+                break;
+            }
+            parts[found] = part;
+            found += 1;
+        }
+        if found != parts.len() {
+            return Err(HeaderError::FieldCount {
+                header: SW8,
+                found,
+                expected: parts.len(),
+            });
+        }
+        let [
+            sample,
+            trace_id,
+            segment_id,
+            span_id,
+            service,
+            instance,
+            endpoint,
+            address,
+        ] = parts;
+
+        // The plain fields first: rejecting on them is cheaper than after decoding.
+        let sample = match sample {
+            "1" => true,
+            "0" => false,
+            _ => return Err(HeaderError::InvalidSample),
+        };
+        let parent_span_id = parse_span_id(span_id)?;
+        Ok(Sw8 {
+            sample,
+            trace_id: required(trace_id, FIELD_TRACE_ID, SW8_MAX_ID_LEN)?,
+            parent_segment_id: required(segment_id, FIELD_SEGMENT_ID, SW8_MAX_ID_LEN)?,
+            parent_span_id,
+            parent_service: required(service, FIELD_SERVICE, SW8_MAX_SERVICE_LEN)?,
+            parent_service_instance: b64::decode_field(
+                instance,
+                SW8,
+                FIELD_INSTANCE,
+                SW8_MAX_INSTANCE_LEN,
+            )?,
+            parent_endpoint: required(endpoint, FIELD_ENDPOINT, SW8_MAX_ENDPOINT_LEN)?,
+            address_used_at_client: b64::decode_field(
+                address,
+                SW8,
+                FIELD_ADDRESS,
+                SW8_MAX_ADDRESS_LEN,
+            )?,
+        })
+    }
+
+    /// Borrows the fields, for [`Sw8Ref::encode`] and friends.
+    #[must_use]
+    pub fn view(&self) -> Sw8Ref<'_> {
+        Sw8Ref {
+            sample: self.sample,
+            trace_id: &self.trace_id,
+            parent_segment_id: &self.parent_segment_id,
+            parent_span_id: self.parent_span_id,
+            parent_service: &self.parent_service,
+            parent_service_instance: &self.parent_service_instance,
+            parent_endpoint: &self.parent_endpoint,
+            address_used_at_client: &self.address_used_at_client,
+        }
+    }
+
+    /// Encodes the header value. Same as `self.view().encode()`.
+    #[must_use]
+    pub fn encode(&self) -> String {
+        self.view().encode()
+    }
+}
+
+impl FromStr for Sw8 {
+    type Err = HeaderError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Sw8::decode(s)
+    }
+}
+
+impl Sw8Ref<'_> {
+    /// Encodes the header value into a new `String` of exactly
+    /// [`encoded_len`](Self::encoded_len) bytes (one allocation).
+    #[must_use]
+    pub fn encode(&self) -> String {
+        let mut buf = b64::AsciiBuf::with_capacity(self.encoded_len());
+        self.write(&mut buf);
+        buf.into_string()
+    }
+
+    /// Appends the header value to `out`. Allocates nothing if `out` already has
+    /// [`encoded_len`](Self::encoded_len) bytes of spare capacity, so a caller can
+    /// reuse one buffer.
+    pub fn encode_into(&self, out: &mut String) {
+        out.reserve(self.encoded_len());
+        let mut buf = b64::AsciiBuf::from(std::mem::take(out));
+        self.write(&mut buf);
+        *out = buf.into_string();
+    }
+
+    fn write(&self, buf: &mut b64::AsciiBuf) {
+        buf.push(if self.sample { b'1' } else { b'0' });
+        buf.push(b'-');
+        buf.push_b64(self.trace_id);
+        buf.push(b'-');
+        buf.push_b64(self.parent_segment_id);
+        buf.push(b'-');
+        buf.push_decimal(u64::from(self.parent_span_id.max(0).unsigned_abs()));
+        buf.push(b'-');
+        buf.push_b64(self.parent_service);
+        buf.push(b'-');
+        buf.push_b64(self.parent_service_instance);
+        buf.push(b'-');
+        buf.push_b64(self.parent_endpoint);
+        buf.push(b'-');
+        buf.push_b64(self.address_used_at_client);
+    }
+
+    /// The exact length in bytes of the encoded header value.
+    #[must_use]
+    pub fn encoded_len(&self) -> usize {
+        // Sample flag plus seven separators.
+        let fixed = 1 + 7 + decimal_len(self.parent_span_id.max(0).unsigned_abs());
+        [
+            self.trace_id,
+            self.parent_segment_id,
+            self.parent_service,
+            self.parent_service_instance,
+            self.parent_endpoint,
+            self.address_used_at_client,
+        ]
+        .iter()
+        .fold(fixed, |len, field| {
+            len.saturating_add(b64::encoded_len(field.len()))
+        })
+    }
+
+    /// Checks the fields against the rules [`Sw8::decode`] enforces, so that
+    /// `Sw8::decode(&view.encode())` succeeds exactly when this returns `Ok`.
+    ///
+    /// # Errors
+    ///
+    /// [`HeaderError::EmptyField`] or [`HeaderError::FieldTooLong`] for the first
+    /// offending field, [`HeaderError::InvalidSpanId`] for a negative span id.
+    pub fn validate(&self) -> Result<(), HeaderError> {
+        check(self.trace_id, FIELD_TRACE_ID, SW8_MAX_ID_LEN, true)?;
+        check(
+            self.parent_segment_id,
+            FIELD_SEGMENT_ID,
+            SW8_MAX_ID_LEN,
+            true,
+        )?;
+        if self.parent_span_id < 0 {
+            return Err(HeaderError::InvalidSpanId);
+        }
+        check(
+            self.parent_service,
+            FIELD_SERVICE,
+            SW8_MAX_SERVICE_LEN,
+            true,
+        )?;
+        check(
+            self.parent_service_instance,
+            FIELD_INSTANCE,
+            SW8_MAX_INSTANCE_LEN,
+            false,
+        )?;
+        check(
+            self.parent_endpoint,
+            FIELD_ENDPOINT,
+            SW8_MAX_ENDPOINT_LEN,
+            true,
+        )?;
+        check(
+            self.address_used_at_client,
+            FIELD_ADDRESS,
+            SW8_MAX_ADDRESS_LEN,
+            false,
+        )
+    }
+
+    /// Copies the fields into an owned [`Sw8`].
+    #[must_use]
+    pub fn into_owned(self) -> Sw8 {
+        Sw8 {
+            sample: self.sample,
+            trace_id: self.trace_id.to_owned(),
+            parent_segment_id: self.parent_segment_id.to_owned(),
+            parent_span_id: self.parent_span_id,
+            parent_service: self.parent_service.to_owned(),
+            parent_service_instance: self.parent_service_instance.to_owned(),
+            parent_endpoint: self.parent_endpoint.to_owned(),
+            address_used_at_client: self.address_used_at_client.to_owned(),
+        }
+    }
+}
+
+/// Decodes a Base64 field that must not be empty.
+fn required(encoded: &str, field: &'static str, max: usize) -> Result<String, HeaderError> {
+    if encoded.is_empty() {
+        return Err(HeaderError::EmptyField { header: SW8, field });
+    }
+    let decoded = b64::decode_field(encoded, SW8, field, max)?;
+    if decoded.is_empty() {
+        // Defensive: a non-empty spelling that decodes to nothing.
+        return Err(HeaderError::EmptyField { header: SW8, field });
+    }
+    Ok(decoded)
+}
+
+fn check(value: &str, field: &'static str, max: usize, required: bool) -> Result<(), HeaderError> {
+    if required && value.is_empty() {
+        Err(HeaderError::EmptyField { header: SW8, field })
+    } else if value.len() > max {
+        Err(HeaderError::FieldTooLong {
+            header: SW8,
+            field,
+            max,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// Parses field 4: 1 to 10 ASCII digits, at most `i32::MAX`. No sign, no spaces.
+fn parse_span_id(s: &str) -> Result<i32, HeaderError> {
+    if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(HeaderError::InvalidSpanId);
+    }
+    s.parse().map_err(|_| HeaderError::InvalidSpanId)
+}
+
+/// Number of decimal digits of `n`.
+fn decimal_len(n: u32) -> usize {
+    match n.checked_ilog10() {
+        // ilog10 of a u32 is at most 9.
+        Some(log) => log as usize + 1,
+        None => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn sw8(fields: [&str; 8]) -> String {
+        fields.join("-")
+    }
+
+    /// Builds the expected `Sw8` from plain text fields.
+    #[allow(clippy::too_many_arguments)]
+    fn expect(
+        sample: bool,
+        trace_id: &str,
+        segment_id: &str,
+        span_id: i32,
+        service: &str,
+        instance: &str,
+        endpoint: &str,
+        address: &str,
+    ) -> Sw8 {
+        Sw8Ref {
+            sample,
+            trace_id,
+            parent_segment_id: segment_id,
+            parent_span_id: span_id,
+            parent_service: service,
+            parent_service_instance: instance,
+            parent_endpoint: endpoint,
+            address_used_at_client: address,
+        }
+        .into_owned()
+    }
+
+    // ---- what the official agents send (literals computed with python3 base64) ----
+
+    #[test]
+    fn decodes_java_agent_header() {
+        // Java: `<uuid-no-dashes>.<thread>.<millis*10000+seq>` ids, `<uuid>@<ip>`
+        // instance, `{GET}/path` endpoint, always sample `1`.
+        let header = "1-ZGRkOTJmNTIyMDdjNDY4ZTljZDAzZGRkMTA3Y2Q1MzAuNjkuMTYxODEzMzExOTA0NzAwMDE=\
+            -ZGRkOTJmNTIyMDdjNDY4ZTljZDAzZGRkMTA3Y2Q1MzAuNjkuMTYxODEzMzExOTA0NzAwMDI=-3\
+            -b3JkZXItc2VydmljZQ==\
+            -ZGRkOTJmNTIyMDdjNDY4ZTljZDAzZGRkMTA3Y2Q1MzBAMTAuMC4wLjEy\
+            -e0dFVH0vb3JkZXJzL3tpZH0=-cGF5bWVudDo4MDgw";
+        let expected = expect(
+            true,
+            "ddd92f52207c468e9cd03ddd107cd530.69.16181331190470001",
+            "ddd92f52207c468e9cd03ddd107cd530.69.16181331190470002",
+            3,
+            "order-service",
+            "ddd92f52207c468e9cd03ddd107cd530@10.0.0.12",
+            "{GET}/orders/{id}",
+            "payment:8080",
+        );
+        assert_eq!(Sw8::decode(header), Ok(expected.clone()));
+        // Our encoder writes byte for byte what Java writes.
+        assert_eq!(expected.encode(), header);
+    }
+
+    #[test]
+    fn decodes_go_agent_header() {
+        // Go: `<uuid-no-dashes>.<goroutine>.<ms since 1900 *10000+seq>` ids,
+        // `<uuid>@<ip>` instance with dashes, `GET:/path` endpoint.
+        let header = "1-M2Y5YTFlNmMyYjdkNGUxZjhhNWMwZDllN2I2YTRjMjEuNDIuMzkwODk4ODgwMDAwMDAwMDM=\
+            -M2Y5YTFlNmMyYjdkNGUxZjhhNWMwZDllN2I2YTRjMjEuNDIuMzkwODk4ODgwMDAwMDAwMDQ=-1\
+            -Z28tdXNlcnM=-NmYyYjFjM2EtOGQ0ZS00ZjVhLTliNmMtN2Q4ZTlmMGExYjJjQDEwLjAuMC43\
+            -R0VUOi9hcGkvdXNlcnM=-dXNlci1zdmM6ODA4MA==";
+        let expected = expect(
+            true,
+            "3f9a1e6c2b7d4e1f8a5c0d9e7b6a4c21.42.39089888000000003",
+            "3f9a1e6c2b7d4e1f8a5c0d9e7b6a4c21.42.39089888000000004",
+            1,
+            "go-users",
+            "6f2b1c3a-8d4e-4f5a-9b6c-7d8e9f0a1b2c@10.0.0.7",
+            "GET:/api/users",
+            "user-svc:8080",
+        );
+        assert_eq!(Sw8::decode(header), Ok(expected.clone()));
+        assert_eq!(expected.encode(), header);
+    }
+
+    #[test]
+    fn decodes_python_agent_header() {
+        // Python: uuid1 hex ids, exit span name (`/users/42`) in field 7.
+        let header = "1-NWYwYzNhM2U4YjFlMTFlZWI5NjIwMjQyYWMxMjAwMDI=\
+            -NWYwYzNhM2Y4YjFlMTFlZWI5NjIwMjQyYWMxMjAwMDI=-1-cHktZnJvbnRlbmQ=\
+            -NWYwYmQwYzI4YjFlMTFlZWI5NjIwMjQyYWMxMjAwMDJAMTcyLjE4LjAuMg==\
+            -L3VzZXJzLzQy-dXNlcnM6OTA5MA==";
+        let expected = expect(
+            true,
+            "5f0c3a3e8b1e11eeb9620242ac120002",
+            "5f0c3a3f8b1e11eeb9620242ac120002",
+            1,
+            "py-frontend",
+            "5f0bd0c28b1e11eeb9620242ac120002@172.18.0.2",
+            "/users/42",
+            "users:9090",
+        );
+        assert_eq!(Sw8::decode(header), Ok(expected.clone()));
+        assert_eq!(expected.encode(), header);
+    }
+
+    #[test]
+    fn decodes_node_agent_header_with_empty_address() {
+        // Node: exit span name in field 7 and `''` for a missing client address.
+        let header = "1-YzBmOGUyYTRiNmQ4NGUwZjlhMWIyYzNkNGU1ZjZhN2IuNDcxMS4xNzAwMDAwMDAwMDAwMQ==\
+            -YzBmOGUyYTRiNmQ4NGUwZjlhMWIyYzNkNGU1ZjZhN2IuNDcxMS4xNzAwMDAwMDAwMDAwMg==-2\
+            -bm9kZS1nYXRld2F5-bm9kZS1nYXRld2F5LTE=-L2FwaS9pdGVtcw==-";
+        let expected = expect(
+            true,
+            "c0f8e2a4b6d84e0f9a1b2c3d4e5f6a7b.4711.17000000000001",
+            "c0f8e2a4b6d84e0f9a1b2c3d4e5f6a7b.4711.17000000000002",
+            2,
+            "node-gateway",
+            "node-gateway-1",
+            "/api/items",
+            "",
+        );
+        assert_eq!(Sw8::decode(header), Ok(expected));
+    }
+
+    #[test]
+    fn decodes_unpadded_and_url_safe_base64() {
+        // The Node header above, with every field unpadded URL-safe Base64, and an
+        // endpoint whose URL-safe spelling contains `_`.
+        let header = "1-YzBmOGUyYTRiNmQ4NGUwZjlhMWIyYzNkNGU1ZjZhN2IuNDcxMS4xNzAwMDAwMDAwMDAwMQ\
+            -YzBmOGUyYTRiNmQ4NGUwZjlhMWIyYzNkNGU1ZjZhN2IuNDcxMS4xNzAwMDAwMDAwMDAwMg-2\
+            -bm9kZS1nYXRld2F5-bm9kZS1nYXRld2F5LTE-L2E_Yj1jPj4-";
+        let sw8 = Sw8::decode(header).expect("lenient decode");
+        assert_eq!(
+            sw8.trace_id,
+            "c0f8e2a4b6d84e0f9a1b2c3d4e5f6a7b.4711.17000000000001"
+        );
+        assert_eq!(sw8.parent_service_instance, "node-gateway-1");
+        assert_eq!(sw8.parent_endpoint, "/a?b=c>>");
+        // Same endpoint, standard alphabet: `/` instead of `_`.
+        let std = header.replace("L2E_Yj1jPj4", "L2E/Yj1jPj4=");
+        assert_eq!(
+            Sw8::decode(&std).map(|s| s.parent_endpoint),
+            Ok(sw8.parent_endpoint)
+        );
+    }
+
+    #[test]
+    fn decodes_rust_agent_header() {
+        // Official Rust crate: decimal u128 ids, target path (`/pong`) in field 7.
+        let header = "1-MjUyMjM2MTQ1MzgzMjk0MTE2Mzg2NTg3NDEwNDM3NDI3NzM1MjM0\
+            -MTEzNjA1NDczODk4MzkyMDM0NTEyODcwNDc4OTMwMjUxOTM0MTc4-1-cnVzdC1jb25zdW1lcg==\
+            -cnVzdC1jb25zdW1lci1pbnN0YW5jZQ==-L3Bvbmc=-MTI3LjAuMC4xOjgwODI=";
+        let expected = expect(
+            true,
+            "252236145383294116386587410437427735234",
+            "113605473898392034512870478930251934178",
+            1,
+            "rust-consumer",
+            "rust-consumer-instance",
+            "/pong",
+            "127.0.0.1:8082",
+        );
+        assert_eq!(Sw8::decode(header), Ok(expected.clone()));
+        assert_eq!(expected.encode(), header);
+    }
+
+    #[test]
+    fn decodes_sample_zero_and_non_ascii() {
+        // 服务 = "5pyN5Yqh", "/api/ünïcode" = "L2FwaS/DvG7Dr2NvZGU=".
+        let header = sw8([
+            "0",
+            "dA==",
+            "cw==",
+            "0",
+            "5pyN5Yqh",
+            "",
+            "L2FwaS/DvG7Dr2NvZGU=",
+            "aDo4MA==",
+        ]);
+        let sw8 = Sw8::decode(&header).expect("valid");
+        assert!(!sw8.sample);
+        assert_eq!(sw8.parent_span_id, 0);
+        assert_eq!(sw8.parent_service, "服务");
+        assert_eq!(sw8.parent_service_instance, "");
+        assert_eq!(sw8.parent_endpoint, "/api/ünïcode");
+        assert_eq!(sw8.encode(), header);
+    }
+
+    #[test]
+    fn span_id_accepts_leading_zeros_and_i32_max() {
+        let with = |id: &str| {
+            Sw8::decode(&sw8([
+                "1", "dA==", "cw==", id, "cw==", "aQ==", "ZQ==", "YQ==",
+            ]))
+        };
+        assert_eq!(with("007").map(|s| s.parent_span_id), Ok(7));
+        assert_eq!(with("2147483647").map(|s| s.parent_span_id), Ok(i32::MAX));
+    }
+
+    // ---- rejections ----
+
+    /// A valid header with field `i` replaced.
+    fn with_field(i: usize, value: &str) -> Result<Sw8, HeaderError> {
+        let mut fields = ["1", "dA==", "cw==", "3", "c3Zj", "aW5z", "L2E=", "aDo4MA=="];
+        fields[i] = value;
+        Sw8::decode(&sw8(fields))
+    }
+
+    #[test]
+    fn rejects_over_2k() {
+        let long = format!("1-{}-cw==-3-c3Zj-aW5z-L2E=-aDo4MA==", "A".repeat(2100));
+        assert_eq!(
+            Sw8::decode(&long),
+            Err(HeaderError::TooLong {
+                header: SW8,
+                len: long.len(),
+                max: SW8_MAX_LEN
+            })
+        );
+    }
+
+    #[test]
+    fn rejects_wrong_field_count() {
+        let count = |found| HeaderError::FieldCount {
+            header: SW8,
+            found,
+            expected: 8,
+        };
+        assert_eq!(Sw8::decode(""), Err(count(1)));
+        assert_eq!(Sw8::decode("1-dA==-cw==-3-c3Zj-aW5z-L2E="), Err(count(7)));
+        assert_eq!(
+            Sw8::decode("1-dA==-cw==-3-c3Zj-aW5z-L2E=-aDo4MA==-eA=="),
+            Err(count(9))
+        );
+        assert_eq!(Sw8::decode(&"-".repeat(100)), Err(count(9)));
+        // URL-safe Base64 containing `-` ("svc>>>?") splits a field in two.
+        assert_eq!(
+            Sw8::decode("1-dA==-cw==-3-c3ZjPj4-Pw-aW5z-L2E=-aDo4MA=="),
+            Err(count(9))
+        );
+        // A negative span id is a field count problem too.
+        assert_eq!(
+            Sw8::decode("1-dA==-cw==--1-c3Zj-aW5z-L2E=-aDo4MA=="),
+            Err(count(9))
+        );
+    }
+
+    #[test]
+    fn rejects_bad_sample_flag() {
+        for s in ["", "2", "01", "true", " 1"] {
+            assert_eq!(with_field(0, s), Err(HeaderError::InvalidSample), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn rejects_bad_span_id() {
+        for s in [
+            "",
+            "x",
+            "+3",
+            " 3",
+            "3 ",
+            "2147483648",
+            "99999999999",
+            "1e3",
+            "٣",
+        ] {
+            assert_eq!(with_field(3, s), Err(HeaderError::InvalidSpanId), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn rejects_empty_required_fields() {
+        for (i, field) in [
+            (1, FIELD_TRACE_ID),
+            (2, FIELD_SEGMENT_ID),
+            (4, FIELD_SERVICE),
+            (6, FIELD_ENDPOINT),
+        ] {
+            assert_eq!(
+                with_field(i, ""),
+                Err(HeaderError::EmptyField { header: SW8, field })
+            );
+        }
+        // Instance and address may be empty (Node).
+        assert!(with_field(5, "").is_ok());
+        assert!(with_field(7, "").is_ok());
+    }
+
+    #[test]
+    fn rejects_bad_base64() {
+        for (i, field) in [
+            (1, FIELD_TRACE_ID),
+            (2, FIELD_SEGMENT_ID),
+            (4, FIELD_SERVICE),
+            (5, FIELD_INSTANCE),
+            (6, FIELD_ENDPOINT),
+            (7, FIELD_ADDRESS),
+        ] {
+            for bad in ["!!!!", "a", "dA=x", "d A=", "+_8="] {
+                assert_eq!(
+                    with_field(i, bad),
+                    Err(HeaderError::InvalidBase64 { header: SW8, field }),
+                    "{field} {bad:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn rejects_non_utf8() {
+        // 0xff 0xfe 0xfd.
+        assert_eq!(
+            with_field(1, "//79"),
+            Err(HeaderError::InvalidUtf8 {
+                header: SW8,
+                field: FIELD_TRACE_ID
+            })
+        );
+        assert_eq!(
+            with_field(7, "__79"),
+            Err(HeaderError::InvalidUtf8 {
+                header: SW8,
+                field: FIELD_ADDRESS
+            })
+        );
+    }
+
+    #[test]
+    fn rejects_fields_over_their_cap() {
+        let b64 = |n: usize| {
+            let mut s = String::new();
+            b64::encode_into(&"x".repeat(n), &mut s);
+            s
+        };
+        for (i, field, max) in [
+            (1, FIELD_TRACE_ID, SW8_MAX_ID_LEN),
+            (2, FIELD_SEGMENT_ID, SW8_MAX_ID_LEN),
+            (4, FIELD_SERVICE, SW8_MAX_SERVICE_LEN),
+            (5, FIELD_INSTANCE, SW8_MAX_INSTANCE_LEN),
+            (6, FIELD_ENDPOINT, SW8_MAX_ENDPOINT_LEN),
+            (7, FIELD_ADDRESS, SW8_MAX_ADDRESS_LEN),
+        ] {
+            assert!(with_field(i, &b64(max)).is_ok(), "{field} at cap");
+            assert_eq!(
+                with_field(i, &b64(max + 1)),
+                Err(HeaderError::FieldTooLong {
+                    header: SW8,
+                    field,
+                    max
+                }),
+                "{field} over cap"
+            );
+        }
+    }
+
+    #[test]
+    fn every_field_at_its_cap_still_fits_2k() {
+        let id = "i".repeat(SW8_MAX_ID_LEN);
+        let view = Sw8Ref {
+            sample: true,
+            trace_id: &id,
+            parent_segment_id: &id,
+            parent_span_id: i32::MAX,
+            parent_service: &"s".repeat(SW8_MAX_SERVICE_LEN),
+            parent_service_instance: &"n".repeat(SW8_MAX_INSTANCE_LEN),
+            parent_endpoint: &"e".repeat(SW8_MAX_ENDPOINT_LEN),
+            address_used_at_client: &"a".repeat(SW8_MAX_ADDRESS_LEN),
+        };
+        let header = view.encode();
+        assert!(header.len() <= SW8_MAX_LEN, "{}", header.len());
+        assert_eq!(Sw8::decode(&header), Ok(view.into_owned()));
+    }
+
+    // ---- encoder ----
+
+    #[test]
+    fn encode_is_one_exact_allocation() {
+        let view = Sw8::decode("0-dA==-cw==-1234567-c3Zj-aW5z-L2E=-aDo4MA==").expect("valid");
+        let out = view.encode();
+        assert_eq!(out.len(), view.view().encoded_len());
+        assert_eq!(out.capacity(), out.len());
+        assert_eq!(out, "0-dA==-cw==-1234567-c3Zj-aW5z-L2E=-aDo4MA==");
+
+        let mut buf = String::with_capacity(256);
+        let ptr = buf.as_ptr();
+        view.view().encode_into(&mut buf);
+        assert_eq!(buf, out);
+        assert_eq!(buf.as_ptr(), ptr, "no reallocation into a roomy buffer");
+    }
+
+    #[test]
+    fn negative_span_id_is_written_as_zero() {
+        let view = Sw8Ref {
+            sample: true,
+            trace_id: "t",
+            parent_segment_id: "s",
+            parent_span_id: -1,
+            parent_service: "svc",
+            parent_service_instance: "ins",
+            parent_endpoint: "/a",
+            address_used_at_client: "h:80",
+        };
+        assert_eq!(view.validate(), Err(HeaderError::InvalidSpanId));
+        assert_eq!(view.encode(), "1-dA==-cw==-0-c3Zj-aW5z-L2E=-aDo4MA==");
+        assert_eq!(view.encoded_len(), view.encode().len());
+    }
+
+    #[test]
+    fn decimal_len_is_exact() {
+        for n in [
+            0u32,
+            1,
+            9,
+            10,
+            99,
+            100,
+            999_999_999,
+            1_000_000_000,
+            u32::MAX,
+        ] {
+            assert_eq!(decimal_len(n), n.to_string().len(), "{n}");
+        }
+    }
+
+    // ---- properties ----
+
+    fn field(max: usize) -> impl Strategy<Value = String> {
+        // Any Unicode text, trimmed to the byte cap on a char boundary.
+        any::<String>().prop_map(move |mut s| {
+            while s.len() > max {
+                s.pop();
+            }
+            s
+        })
+    }
+
+    fn non_empty(max: usize) -> impl Strategy<Value = String> {
+        field(max).prop_filter("non-empty", |s| !s.is_empty())
+    }
+
+    prop_compose! {
+        fn valid_sw8()(
+            sample in any::<bool>(),
+            trace_id in non_empty(SW8_MAX_ID_LEN),
+            parent_segment_id in non_empty(SW8_MAX_ID_LEN),
+            parent_span_id in 0..=i32::MAX,
+            parent_service in non_empty(SW8_MAX_SERVICE_LEN),
+            parent_service_instance in field(SW8_MAX_INSTANCE_LEN),
+            parent_endpoint in non_empty(SW8_MAX_ENDPOINT_LEN),
+            address_used_at_client in field(SW8_MAX_ADDRESS_LEN),
+        ) -> Sw8 {
+            Sw8 {
+                sample,
+                trace_id,
+                parent_segment_id,
+                parent_span_id,
+                parent_service,
+                parent_service_instance,
+                parent_endpoint,
+                address_used_at_client,
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn decode_never_panics(s in any::<String>()) {
+            let _ = Sw8::decode(&s);
+        }
+
+        #[test]
+        fn decode_never_panics_on_latin1_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..2200)) {
+            let s: String = bytes.iter().map(|&b| char::from(b)).collect();
+            let _ = Sw8::decode(&s);
+        }
+
+        #[test]
+        fn decode_never_panics_on_header_shaped_input(
+            parts in proptest::collection::vec("[A-Za-z0-9+/=_ -]{0,12}", 0..12)
+        ) {
+            let _ = Sw8::decode(&parts.join("-"));
+        }
+
+        #[test]
+        fn round_trip(sw8 in valid_sw8()) {
+            let header = sw8.encode();
+            prop_assert!(header.len() <= SW8_MAX_LEN);
+            prop_assert_eq!(header.len(), sw8.view().encoded_len());
+            prop_assert_eq!(sw8.view().validate(), Ok(()));
+            prop_assert_eq!(Sw8::decode(&header), Ok(sw8));
+        }
+
+        #[test]
+        fn validate_agrees_with_decode(
+            sample in any::<bool>(),
+            trace_id in field(SW8_MAX_ID_LEN + 2),
+            service in field(SW8_MAX_SERVICE_LEN + 2),
+            endpoint in field(SW8_MAX_ENDPOINT_LEN + 2),
+            address in field(SW8_MAX_ADDRESS_LEN + 2),
+            span_id in 0..=i32::MAX,
+        ) {
+            let view = Sw8Ref {
+                sample,
+                trace_id: &trace_id,
+                parent_segment_id: "seg",
+                parent_span_id: span_id,
+                parent_service: &service,
+                parent_service_instance: "ins",
+                parent_endpoint: &endpoint,
+                address_used_at_client: &address,
+            };
+            prop_assert_eq!(view.validate().is_ok(), Sw8::decode(&view.encode()).is_ok());
+        }
+    }
+}
