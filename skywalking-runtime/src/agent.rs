@@ -1,25 +1,36 @@
 //! The process-wide agent: whether tracing is on, the limits the hot path reads, and the
 //! reporter thread's lifetime.
 
-use std::sync::Mutex;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use crate::config::{Config, IgnoreRules};
+use crate::diag::diag;
 use crate::error::Error;
+use crate::propagation::CorrelationLimits;
 use crate::reporter::encode::Identity;
-use crate::reporter::worker::Worker;
+use crate::reporter::worker::{Custom, Sink, Worker};
 use crate::reporter::{Reporter, queue};
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
 static SPAN_LIMIT: AtomicUsize = AtomicUsize::new(DEFAULT_SPAN_LIMIT);
-static WORKER: Mutex<Option<Worker>> = Mutex::new(None);
-static IDENTITY: Mutex<Option<Identity>> = Mutex::new(None);
+static CORRELATION_MAX_KEYS: AtomicUsize = AtomicUsize::new(CorrelationLimits::DEFAULT.max_keys);
+static CORRELATION_MAX_VALUE: AtomicUsize =
+    AtomicUsize::new(CorrelationLimits::DEFAULT.max_value_size);
+/// `Some` while an agent runs; it holds the worker unless the agent is disabled.
+static RUNNING: Mutex<Option<Option<Worker>>> = Mutex::new(None);
+static IDENTITY: RwLock<Option<Arc<Identity>>> = RwLock::new(None);
+static IGNORE: RwLock<Option<Arc<IgnoreRules>>> = RwLock::new(None);
 
 /// Spans per segment before further spans are dropped and the segment is marked
 /// `isSizeLimited` (`SW_AGENT_SPAN_LIMIT`).
 pub const DEFAULT_SPAN_LIMIT: usize = 300;
 /// How long dropping an [`AgentGuard`] waits for queued segments to be sent.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often the reporter thread drains the queue when less than a batch is waiting.
+pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_millis(20);
 
 /// Whether spans are recorded at all.
 #[inline]
@@ -33,11 +44,55 @@ pub(crate) fn span_limit() -> usize {
 }
 
 /// The service and instance of the running agent (for headers and logs).
-pub(crate) fn identity() -> Option<Identity> {
-    IDENTITY.lock().ok().and_then(|g| g.clone())
+pub(crate) fn identity() -> Option<Arc<Identity>> {
+    IDENTITY.read().ok().and_then(|g| g.clone())
 }
 
-/// Configures and starts the agent.
+/// The limits applied to `sw8-correlation` data (`SW_AGENT_CORRELATION_MAX_KEY_COUNT`,
+/// `SW_AGENT_CORRELATION_MAX_VALUE_SIZE`). Lock-free: read once per trace.
+#[inline]
+pub(crate) fn correlation_limits() -> CorrelationLimits {
+    CorrelationLimits::new(
+        CORRELATION_MAX_KEYS.load(Ordering::Relaxed),
+        CORRELATION_MAX_VALUE.load(Ordering::Relaxed),
+    )
+}
+
+/// The trace ignore rules (`SW_AGENT_TRACE_IGNORE_PATH`, `SW_AGENT_IGNORE_SUFFIX`) of the
+/// running agent, for the integrations that apply them at a trace's first span. `None`
+/// when no agent runs.
+#[allow(dead_code)] // Applied by the framework integrations.
+pub(crate) fn ignore_rules() -> Option<Arc<IgnoreRules>> {
+    IGNORE.read().ok().and_then(|g| g.clone())
+}
+
+/// Reads the configuration from `SW_AGENT_*` (see [`Config`]) and starts the agent. The
+/// returned guard flushes and stops it when dropped.
+///
+/// The same as `Agent::builder().start()`. OAP does not need to be up: the reporter
+/// connects in the background and keeps retrying.
+///
+/// ```no_run
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let _agent = skywalking_runtime::init()?;
+///     // ... the program; dropping `_agent` sends what is still queued (5 s at most).
+///     Ok(())
+/// }
+/// ```
+///
+/// # Errors
+///
+/// [`Error::Config`] for a variable that does not parse (naming it and the accepted
+/// form), [`Error::TlsFile`] for an unreadable TLS file, [`Error::AlreadyStarted`].
+pub fn init() -> Result<AgentGuard, Error> {
+    Agent::builder().start()
+}
+
+/// Configures and starts the agent: the environment first (see [`Config`]), then the
+/// builder's methods, which win.
+///
+/// With no [`reporter`](AgentBuilder::reporter), segments go to OAP over gRPC
+/// (feature `grpc`, on by default).
 ///
 /// ```
 /// use skywalking_runtime::{Agent, Reporter};
@@ -58,30 +113,18 @@ pub(crate) fn identity() -> Option<Identity> {
 /// ```
 #[must_use]
 pub struct AgentBuilder {
-    service: String,
-    instance: Option<String>,
-    sample_rate: f64,
-    sample_per_3s: u32,
-    span_limit: usize,
-    max_send_queue: usize,
-    flush_interval: Duration,
-    shutdown_timeout: Duration,
-    disabled: bool,
+    base: Option<Config>,
+    overrides: Vec<Box<dyn FnOnce(&mut Config) + Send>>,
     reporter: Option<Box<dyn Reporter>>,
 }
 
 impl std::fmt::Debug for AgentBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AgentBuilder")
-            .field("service", &self.service)
-            .field("instance", &self.instance)
-            .field("sample_rate", &self.sample_rate)
-            .field("sample_per_3s", &self.sample_per_3s)
-            .field("span_limit", &self.span_limit)
-            .field("max_send_queue", &self.max_send_queue)
-            .field("flush_interval", &self.flush_interval)
-            .field("disabled", &self.disabled)
-            .finish_non_exhaustive()
+            .field("base", &self.base)
+            .field("overrides", &self.overrides.len())
+            .field("custom_reporter", &self.reporter.is_some())
+            .finish()
     }
 }
 
@@ -90,114 +133,253 @@ impl std::fmt::Debug for AgentBuilder {
 pub struct Agent(());
 
 impl Agent {
-    /// A builder with the defaults.
+    /// A builder over the environment's configuration (read when it starts).
     pub fn builder() -> AgentBuilder {
         AgentBuilder {
-            service: "rust-service".into(),
-            instance: None,
-            sample_rate: 1.0,
-            sample_per_3s: 0,
-            span_limit: DEFAULT_SPAN_LIMIT,
-            max_send_queue: queue::DEFAULT_CAPACITY,
-            flush_interval: Duration::from_millis(20),
-            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
-            disabled: false,
+            base: None,
+            overrides: Vec::new(),
             reporter: None,
         }
     }
 }
 
 impl AgentBuilder {
-    /// The service name (`SW_AGENT_NAME`).
-    pub fn service(mut self, name: impl Into<String>) -> Self {
-        self.service = name.into();
+    fn set(mut self, f: impl FnOnce(&mut Config) + Send + 'static) -> Self {
+        self.overrides.push(Box::new(f));
         self
+    }
+
+    /// Starts from `config` instead of reading the environment (for example
+    /// [`Config::default()`] to ignore `SW_AGENT_*`, or [`Config::from_lookup`]).
+    pub fn config(mut self, config: Config) -> Self {
+        self.base = Some(config);
+        self
+    }
+
+    /// The service name (`SW_AGENT_NAME`).
+    pub fn service(self, name: impl Into<String>) -> Self {
+        let name = name.into();
+        self.set(move |c| c.service = name)
     }
 
     /// The instance name (`SW_AGENT_INSTANCE_NAME`; default `<uuid>@<hostname>`).
-    pub fn instance(mut self, name: impl Into<String>) -> Self {
-        self.instance = Some(name.into());
-        self
+    pub fn instance(self, name: impl Into<String>) -> Self {
+        let name = name.into();
+        self.set(move |c| c.instance = Some(name))
+    }
+
+    /// One collector address, `host:port` (`SW_AGENT_COLLECTOR_BACKEND_SERVICES`).
+    pub fn backend(self, address: impl Into<String>) -> Self {
+        let address = address.into();
+        self.set(move |c| c.backends = vec![address])
+    }
+
+    /// Collector addresses, tried in turn when one fails
+    /// (`SW_AGENT_COLLECTOR_BACKEND_SERVICES`).
+    pub fn backends<I, S>(self, addresses: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let addresses: Vec<String> = addresses.into_iter().map(Into::into).collect();
+        self.set(move |c| c.backends = addresses)
+    }
+
+    /// The token sent as `authentication` metadata (`SW_AGENT_AUTHENTICATION`).
+    pub fn authentication(self, token: impl Into<String>) -> Self {
+        let token = token.into();
+        self.set(move |c| c.authentication = Some(token))
     }
 
     /// The share of new traces recorded, `0.0..=1.0` (`SW_AGENT_SAMPLE`).
-    pub fn sample_rate(mut self, rate: f64) -> Self {
-        self.sample_rate = rate;
-        self
+    pub fn sample_rate(self, rate: f64) -> Self {
+        self.set(move |c| c.sample_rate = rate)
     }
 
     /// At most this many new traces recorded per 3 seconds; 0 for no cap
     /// (`SW_AGENT_SAMPLE_N_PER_3_SECS`).
-    pub fn sample_per_3_secs(mut self, n: u32) -> Self {
-        self.sample_per_3s = n;
-        self
+    pub fn sample_per_3_secs(self, n: u32) -> Self {
+        self.set(move |c| c.sample_per_3_secs = n)
     }
 
     /// Spans per segment (`SW_AGENT_SPAN_LIMIT`, default 300).
-    pub fn span_limit(mut self, limit: usize) -> Self {
-        self.span_limit = limit;
-        self
+    pub fn span_limit(self, limit: usize) -> Self {
+        self.set(move |c| c.span_limit = limit)
     }
 
     /// Segments waiting to be sent before new ones are dropped
-    /// (`SW_AGENT_REPORTER_MAX_SEND_QUEUE`).
-    pub fn max_send_queue(mut self, n: usize) -> Self {
-        self.max_send_queue = n;
-        self
+    /// (`SW_AGENT_REPORTER_MAX_SEND_QUEUE`, default 5000). The first agent of a process
+    /// sizes the queue; a later one can only lower the bound.
+    pub fn max_send_queue(self, n: usize) -> Self {
+        self.set(move |c| c.max_send_queue = n)
     }
 
-    /// How often the reporter thread drains the queue when it is not full.
-    pub fn flush_interval(mut self, interval: Duration) -> Self {
-        self.flush_interval = interval;
-        self
+    /// The heartbeat period (`SW_AGENT_REPORTER_CHECK_INTERVAL`, default 30 s); instance
+    /// properties are re-sent every 10 heartbeats.
+    pub fn check_interval(self, interval: Duration) -> Self {
+        self.set(move |c| c.check_interval = interval)
     }
 
-    /// How long dropping the guard waits for queued segments to be sent.
-    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
-        self.shutdown_timeout = timeout;
-        self
+    /// How often the reporter thread drains the queue when less than a batch (512
+    /// segments) is waiting (default 20 ms).
+    pub fn flush_interval(self, interval: Duration) -> Self {
+        self.set(move |c| c.flush_interval = interval)
     }
 
-    /// Turns every span into a no-op (`SW_AGENT_DISABLE`).
-    pub fn disabled(mut self, disabled: bool) -> Self {
-        self.disabled = disabled;
-        self
+    /// How long dropping the guard waits for queued segments to be sent (default 5 s).
+    pub fn shutdown_timeout(self, timeout: Duration) -> Self {
+        self.set(move |c| c.shutdown_timeout = timeout)
     }
 
-    /// Where segments go.
+    /// Connects with TLS, trusting the CA certificates (PEM) in this file
+    /// (`SW_AGENT_REPORTER_GRPC_TLS_CA_PATH`).
+    pub fn tls_ca_path(self, path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
+        self.set(move |c| {
+            c.tls.enable = true;
+            c.tls.ca_path = Some(path);
+        })
+    }
+
+    /// Presents this client certificate chain and private key (PEM files) for mutual
+    /// TLS (`SW_AGENT_REPORTER_GRPC_TLS_CLIENT_CERT_CHAIN_PATH`,
+    /// `SW_AGENT_REPORTER_GRPC_TLS_CLIENT_KEY_PATH`).
+    pub fn tls_client_identity(
+        self,
+        cert_chain_path: impl Into<PathBuf>,
+        key_path: impl Into<PathBuf>,
+    ) -> Self {
+        let (cert, key) = (cert_chain_path.into(), key_path.into());
+        self.set(move |c| {
+            c.tls.client_cert_path = Some(cert);
+            c.tls.client_key_path = Some(key);
+        })
+    }
+
+    /// Ant-style paths whose traces are not recorded (`SW_AGENT_TRACE_IGNORE_PATH`).
+    pub fn trace_ignore_paths<I, S>(self, patterns: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let patterns: Vec<String> = patterns.into_iter().map(Into::into).collect();
+        self.set(move |c| c.ignore.paths = patterns)
+    }
+
+    /// First-span name suffixes whose traces are not recorded (`SW_AGENT_IGNORE_SUFFIX`).
+    pub fn ignore_suffixes<I, S>(self, suffixes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let suffixes: Vec<String> = suffixes.into_iter().map(Into::into).collect();
+        self.set(move |c| c.ignore.suffixes = suffixes)
+    }
+
+    /// Correlation limits: keys per trace and bytes per value
+    /// (`SW_AGENT_CORRELATION_MAX_KEY_COUNT`, `SW_AGENT_CORRELATION_MAX_VALUE_SIZE`).
+    pub fn correlation_limits(self, max_keys: usize, max_value_size: usize) -> Self {
+        self.set(move |c| {
+            c.correlation_max_keys = max_keys;
+            c.correlation_max_value_size = max_value_size;
+        })
+    }
+
+    /// Turns every span into a no-op and starts no reporter (`SW_AGENT_DISABLE`).
+    pub fn disabled(self, disabled: bool) -> Self {
+        self.set(move |c| c.disabled = disabled)
+    }
+
+    /// Where segments go, instead of OAP over gRPC.
     pub fn reporter(mut self, reporter: impl Reporter) -> Self {
         self.reporter = Some(Box::new(reporter));
         self
     }
 
-    /// Starts the agent. Fails if one is already running in this process or if no
-    /// reporter was given.
+    /// Starts the agent.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for a value that does not parse, [`Error::TlsFile`] for an
+    /// unusable TLS file, [`Error::AlreadyStarted`] if an agent runs in this process,
+    /// [`Error::NoReporter`] without a reporter when the `grpc` feature is off.
     pub fn start(self) -> Result<AgentGuard, Error> {
-        let mut worker = WORKER.lock().map_err(|_| Error::Poisoned)?;
-        if worker.is_some() {
+        let mut config = match self.base {
+            Some(config) => config,
+            None => Config::from_env()?,
+        };
+        for apply in self.overrides {
+            apply(&mut config);
+        }
+        config.validate()?;
+        crate::diag::set_level(config.log_level);
+
+        let mut running = RUNNING.lock().map_err(|_| Error::Poisoned)?;
+        if running.is_some() {
             return Err(Error::AlreadyStarted);
         }
         let identity = Identity {
-            service: self.service,
-            instance: self
+            service: config.service.clone(),
+            instance: config
                 .instance
+                .clone()
                 .unwrap_or_else(crate::reporter::encode::default_instance_name),
         };
-        if let Ok(mut slot) = IDENTITY.lock() {
-            *slot = Some(identity.clone());
+        let sink: Option<Box<dyn Sink>> = match self.reporter {
+            Some(reporter) => Some(Box::new(Custom {
+                reporter,
+                identity: identity.clone(),
+            })),
+            None if config.disabled => None,
+            None => Some(default_sink(&config, &identity)?),
+        };
+        if let Ok(mut slot) = IDENTITY.write() {
+            *slot = Some(Arc::new(identity.clone()));
+        }
+        if let Ok(mut slot) = IGNORE.write() {
+            *slot = Some(Arc::new(config.ignore.clone()));
         }
         crate::clock::warm_up();
-        crate::sampling::configure(self.sample_rate, self.sample_per_3s);
-        SPAN_LIMIT.store(self.span_limit.max(1), Ordering::Relaxed);
-        queue::configure(self.max_send_queue);
+        crate::sampling::configure(config.sample_rate, config.sample_per_3_secs);
+        SPAN_LIMIT.store(config.span_limit.max(1), Ordering::Relaxed);
+        CORRELATION_MAX_KEYS.store(config.correlation_max_keys, Ordering::Relaxed);
+        CORRELATION_MAX_VALUE.store(config.correlation_max_value_size, Ordering::Relaxed);
+        queue::configure(config.max_send_queue);
         crate::panic_hook::install();
-        let reporter = self.reporter.ok_or(Error::NoReporter)?;
-        *worker = Some(Worker::start(reporter, identity, self.flush_interval).map_err(Error::Thread)?);
-        ENABLED.store(!self.disabled, Ordering::Release);
+        let worker = if config.disabled {
+            diag!(Info, "SW_AGENT_DISABLE is set: no span is recorded");
+            None
+        } else {
+            let sink = sink.ok_or(Error::NoReporter)?;
+            let worker = Worker::start(sink, config.flush_interval).map_err(Error::Thread)?;
+            Some(worker)
+        };
+        *running = Some(worker);
+        ENABLED.store(!config.disabled, Ordering::Release);
+        diag!(
+            Info,
+            "started: service {:?}, instance {:?}, collector {}",
+            identity.service,
+            identity.instance,
+            config.backends.join(",")
+        );
         Ok(AgentGuard {
-            shutdown_timeout: self.shutdown_timeout,
+            shutdown_timeout: config.shutdown_timeout,
         })
     }
+}
+
+#[cfg(feature = "grpc")]
+fn default_sink(config: &Config, identity: &Identity) -> Result<Box<dyn Sink>, Error> {
+    Ok(Box::new(crate::reporter::grpc::GrpcSink::new(
+        config,
+        identity.clone(),
+    )?))
+}
+
+#[cfg(not(feature = "grpc"))]
+fn default_sink(_config: &Config, _identity: &Identity) -> Result<Box<dyn Sink>, Error> {
+    Err(Error::NoReporter)
 }
 
 /// Keeps the agent running; dropping it flushes queued segments (waiting at most the
@@ -223,32 +405,36 @@ impl Drop for AgentGuard {
 }
 
 /// Sends everything queued so far, waiting at most `timeout`. Returns false if the
-/// timeout passed first or no agent is running.
+/// timeout passed first, the collector could not take everything, or no agent is
+/// running. Safe to call from async code (it blocks the calling thread, not a runtime
+/// the reporter needs), though it is best not called on a `current_thread` runtime
+/// that serves something the flush waits for.
 pub fn flush(timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
-    match WORKER.lock() {
-        Ok(worker) => worker.as_ref().is_some_and(|w| w.flush(deadline)),
+    match RUNNING.lock() {
+        Ok(running) => match running.as_ref() {
+            Some(Some(worker)) => worker.flush(deadline),
+            Some(None) => true,
+            None => false,
+        },
         Err(_) => false,
     }
 }
 
 /// Stops recording, flushes what is queued within `timeout` and stops the reporter
-/// thread. Returns false if the timeout passed first. Dropping the [`AgentGuard`] does the
-/// same.
+/// thread. Segments that could not be sent by then are dropped and counted. Returns
+/// false if the timeout passed first or no agent was running. Dropping the
+/// [`AgentGuard`] does the same.
 pub fn shutdown(timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     ENABLED.store(false, Ordering::Release);
-    let worker = WORKER.lock().ok().and_then(|mut w| w.take());
-    worker.is_some_and(|w| w.shutdown(deadline))
-}
-
-static CORRELATION_LIMITS: Mutex<Option<crate::propagation::CorrelationLimits>> = Mutex::new(None);
-
-/// The limits applied to incoming `sw8-correlation` data.
-pub(crate) fn correlation_limits() -> crate::propagation::CorrelationLimits {
-    CORRELATION_LIMITS
-        .lock()
-        .ok()
-        .and_then(|g| *g)
-        .unwrap_or_default()
+    let running = RUNNING.lock().ok().and_then(|mut r| r.take());
+    if let Ok(mut slot) = IGNORE.write() {
+        *slot = None;
+    }
+    match running {
+        Some(Some(worker)) => worker.shutdown(deadline),
+        Some(None) => true,
+        None => false,
+    }
 }

@@ -46,7 +46,9 @@
 
 mod agent;
 mod clock;
+mod config;
 mod context;
+mod diag;
 mod error;
 mod future;
 mod id;
@@ -60,7 +62,12 @@ mod span;
 mod stats;
 
 pub use agent::{
-    Agent, AgentBuilder, AgentGuard, DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_SPAN_LIMIT, flush, shutdown,
+    Agent, AgentBuilder, AgentGuard, DEFAULT_FLUSH_INTERVAL, DEFAULT_SHUTDOWN_TIMEOUT,
+    DEFAULT_SPAN_LIMIT, flush, init, shutdown,
+};
+pub use config::{
+    Config, DEFAULT_BACKEND, DEFAULT_CHECK_INTERVAL, DEFAULT_IGNORE_SUFFIX, DEFAULT_SERVICE,
+    Protocol,
 };
 pub use error::Error;
 #[cfg(feature = "tokio")]

@@ -1,4 +1,11 @@
 //! The agent's own health counters, read with [`crate::stats()`].
+//!
+//! Every finished segment ends up in exactly one bucket, so two identities hold once the
+//! reporter is idle (after [`crate::flush`] or [`crate::shutdown`]):
+//!
+//! - finished segments = `segments_queued` + `segments_dropped_queue_full`;
+//! - `segments_queued` = `segments_sent` + (`segments_dropped` −
+//!   `segments_dropped_queue_full`) + what still waits in the queue.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -6,7 +13,9 @@ static SPANS: AtomicU64 = AtomicU64::new(0);
 static QUEUED: AtomicU64 = AtomicU64::new(0);
 static SENT: AtomicU64 = AtomicU64::new(0);
 static DROPPED: AtomicU64 = AtomicU64::new(0);
+static DROPPED_QUEUE_FULL: AtomicU64 = AtomicU64::new(0);
 static SEND_ERRORS: AtomicU64 = AtomicU64::new(0);
+static AUTH_ERRORS: AtomicU64 = AtomicU64::new(0);
 static RECONNECTS: AtomicU64 = AtomicU64::new(0);
 static UNSAMPLED: AtomicU64 = AtomicU64::new(0);
 
@@ -18,13 +27,21 @@ pub struct Stats {
     pub spans_started: u64,
     /// Segments put on the reporter queue.
     pub segments_queued: u64,
-    /// Segments the collector accepted.
+    /// Segments the collector accepted (counted when its answer arrives).
     pub segments_sent: u64,
-    /// Segments dropped: queue full, collector unreachable or refusing them.
+    /// Segments dropped for any reason: the queue was full, or the collector was
+    /// unreachable, refused them or failed the call that carried them.
     pub segments_dropped: u64,
-    /// Failed calls to the collector.
+    /// The part of `segments_dropped` that never entered the queue because it was full
+    /// (`SW_AGENT_REPORTER_MAX_SEND_QUEUE`).
+    pub segments_dropped_queue_full: u64,
+    /// Failed calls to the collector (connection attempts included).
     pub send_errors: u64,
-    /// Connections re-established after a failure.
+    /// The part of `send_errors` that the collector refused for a missing or wrong token
+    /// (`PERMISSION_DENIED` / `UNAUTHENTICATED`).
+    pub auth_errors: u64,
+    /// Connections established after the first one (after a failure or to another
+    /// address).
     pub reconnects: u64,
     /// Traces not sampled.
     pub traces_unsampled: u64,
@@ -42,7 +59,9 @@ pub fn stats() -> Stats {
         segments_queued: QUEUED.load(Ordering::Relaxed),
         segments_sent: SENT.load(Ordering::Relaxed),
         segments_dropped: DROPPED.load(Ordering::Relaxed),
+        segments_dropped_queue_full: DROPPED_QUEUE_FULL.load(Ordering::Relaxed),
         send_errors: SEND_ERRORS.load(Ordering::Relaxed),
+        auth_errors: AUTH_ERRORS.load(Ordering::Relaxed),
         reconnects: RECONNECTS.load(Ordering::Relaxed),
         traces_unsampled: UNSAMPLED.load(Ordering::Relaxed),
     }
@@ -54,11 +73,29 @@ pub(crate) fn add_spans(n: u64) {
 pub(crate) fn segment_queued() {
     QUEUED.fetch_add(1, Ordering::Relaxed);
 }
+/// A segment the full queue turned away.
 pub(crate) fn segment_dropped() {
+    DROPPED_QUEUE_FULL.fetch_add(1, Ordering::Relaxed);
     DROPPED.fetch_add(1, Ordering::Relaxed);
+}
+/// Queued segments the reporter could not deliver.
+pub(crate) fn segments_undelivered(n: u64) {
+    DROPPED.fetch_add(n, Ordering::Relaxed);
 }
 pub(crate) fn segments_sent(n: u64) {
     SENT.fetch_add(n, Ordering::Relaxed);
+}
+#[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+pub(crate) fn send_error() {
+    SEND_ERRORS.fetch_add(1, Ordering::Relaxed);
+}
+#[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+pub(crate) fn auth_error() {
+    AUTH_ERRORS.fetch_add(1, Ordering::Relaxed);
+}
+#[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+pub(crate) fn reconnect() {
+    RECONNECTS.fetch_add(1, Ordering::Relaxed);
 }
 pub(crate) fn trace_unsampled() {
     UNSAMPLED.fetch_add(1, Ordering::Relaxed);

@@ -2,19 +2,29 @@
 //!
 //! Application threads push finished segments into a bounded queue ([`queue`], never
 //! blocking, drops counted). One named thread, `skywalking-reporter`, drains it in
-//! batches, encodes the segments to protocol messages and hands them to a [`Reporter`].
+//! batches, encodes the segments to protocol messages and hands them to the gRPC client
+//! (the default, feature `grpc`) or to a user's [`Reporter`].
 
+#[cfg(feature = "grpc")]
+pub(crate) mod backoff;
 pub(crate) mod encode;
+#[cfg(feature = "grpc")]
+pub(crate) mod grpc;
+#[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+pub(crate) mod management;
 pub(crate) mod queue;
+pub(crate) mod wire;
 pub(crate) mod worker;
 
 use std::time::Instant;
 
 use skywalking_proto::v3::SegmentObject;
 
-/// Where encoded segments go. Called on the reporter thread only, never on a thread of
-/// the application, so an implementation may block (briefly: while it blocks, segments
-/// wait in the bounded queue and are dropped when it is full).
+/// Where encoded segments go, instead of the default gRPC reporter: set one with
+/// [`AgentBuilder::reporter`](crate::AgentBuilder::reporter). Called on the reporter
+/// thread only, never on a thread of the application and outside any async runtime, so
+/// an implementation may block (briefly: while it blocks, segments wait in the bounded
+/// queue and are dropped when it is full). A batch counts as sent once `report` returns.
 ///
 /// ```
 /// use skywalking_runtime::Reporter;

@@ -1,10 +1,30 @@
-//! The reporter thread: drains the queue, encodes, hands batches to the [`Reporter`].
+//! The reporter thread, `skywalking-reporter`: drains the queue, encodes, hands batches to
+//! a [`Sink`] (the gRPC client, or a user's [`Reporter`]).
+//!
+//! # The loop
+//!
+//! Each turn: if the sink can take data now, move the queue to it in batches of
+//! [`BATCH`] segments (one `collect` stream each for gRPC) until less than a batch is
+//! left; let the sink do its periodic work (heartbeats); answer flush requests; then park
+//! until the flush interval passes, a producer sees a full batch waiting and unparks it,
+//! or a flush request arrives.
+//!
+//! While the sink cannot take data (collector down, backing off), the worker leaves the
+//! segments in the queue, which is the only buffer: it is bounded, so producers drop and
+//! count what does not fit, and nothing piles up in the reporter. In that state the
+//! worker parks until the sink's next attempt and producers do not wake it.
+//!
+//! A flush drains the whole queue, trying to connect at once if the sink is backing off;
+//! a shutdown does the same and then counts whatever could not be sent as dropped, so
+//! `queued == sent + dropped (not queue-full)` holds at the end.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle, Thread};
 use std::time::{Duration, Instant};
+
+use skywalking_proto::v3::SegmentObject;
 
 use super::Reporter;
 use super::encode::{self, Identity};
@@ -13,7 +33,7 @@ use crate::record::SegmentRecord;
 use crate::stats;
 
 /// Segments per batch; also the queue length at which a parked worker is woken early.
-const BATCH: usize = 512;
+pub(crate) const BATCH: usize = 512;
 
 /// Set while the worker is parked and may be woken by producers.
 static PARKED: AtomicBool = AtomicBool::new(false);
@@ -35,8 +55,55 @@ fn wake() {
     }
 }
 
+/// Where the worker sends encoded batches. Runs on the worker thread only.
+pub(crate) trait Sink: Send {
+    /// Whether a batch can be sent now; `Err(at)`: not before `at` (backing off). With
+    /// `force`, a sink that is backing off tries to connect now anyway; `deadline` bounds
+    /// any connection attempt.
+    fn ready(&mut self, force: bool, deadline: Option<Instant>) -> Result<(), Instant>;
+
+    /// Encodes and sends one batch, and counts its segments as sent or dropped. The
+    /// records go back to the pool afterwards.
+    fn send(&mut self, batch: &mut [Box<SegmentRecord>], deadline: Option<Instant>);
+
+    /// Periodic work, once per turn of the loop.
+    fn tick(&mut self);
+
+    /// Called once the queue has been drained for a flush.
+    fn flush(&mut self, deadline: Instant);
+}
+
+/// A user's [`Reporter`]: always ready; a batch counts as sent once `report` returns.
+pub(crate) struct Custom {
+    pub(crate) reporter: Box<dyn Reporter>,
+    pub(crate) identity: Identity,
+}
+
+impl Sink for Custom {
+    fn ready(&mut self, _force: bool, _deadline: Option<Instant>) -> Result<(), Instant> {
+        Ok(())
+    }
+
+    fn send(&mut self, batch: &mut [Box<SegmentRecord>], _deadline: Option<Instant>) {
+        let encoded: Vec<SegmentObject> = batch
+            .iter()
+            .map(|segment| encode::segment(segment, &self.identity))
+            .collect();
+        self.reporter.report(encoded);
+        stats::segments_sent(batch.len() as u64);
+    }
+
+    fn tick(&mut self) {
+        self.reporter.tick();
+    }
+
+    fn flush(&mut self, deadline: Instant) {
+        self.reporter.flush(deadline);
+    }
+}
+
 enum Request {
-    Flush(Instant, mpsc::Sender<()>),
+    Flush(Instant, mpsc::Sender<bool>),
 }
 
 /// The running worker.
@@ -53,41 +120,122 @@ impl std::fmt::Debug for Request {
     }
 }
 
+/// The worker thread's state.
+struct Loop {
+    sink: Box<dyn Sink>,
+    interval: Duration,
+    batch: Vec<Box<SegmentRecord>>,
+}
+
+impl Loop {
+    fn run(mut self, stop: &AtomicBool, inbox: &mpsc::Receiver<Request>) {
+        loop {
+            while let Ok(Request::Flush(deadline, done)) = inbox.try_recv() {
+                let flushed = self.flush(deadline);
+                let _ = done.send(flushed);
+            }
+            // A shutdown has flushed already (within its deadline).
+            if stop.load(Ordering::Acquire) {
+                break;
+            }
+            let ready = self.drain_while_ready();
+            self.sink.tick();
+            match ready {
+                Ok(()) => {
+                    PARKED.store(true, Ordering::Release);
+                    if queue::len() < BATCH {
+                        thread::park_timeout(self.interval);
+                    }
+                    PARKED.store(false, Ordering::Release);
+                }
+                // Backing off: producers must not wake us for every segment.
+                Err(at) => {
+                    let wait = at.saturating_duration_since(Instant::now());
+                    thread::park_timeout(wait.min(self.interval).max(Duration::from_millis(1)));
+                }
+            }
+        }
+        self.drop_queued();
+    }
+
+    /// Sends full batches while the sink is ready; what is left (less than a batch) waits
+    /// for the next interval.
+    fn drain_while_ready(&mut self) -> Result<(), Instant> {
+        loop {
+            self.sink.ready(false, None)?;
+            if self.send_batch(None) < BATCH {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Drains the whole queue into the sink. False if the deadline passed or the sink
+    /// could not take everything.
+    fn flush(&mut self, deadline: Instant) -> bool {
+        let mut force = true;
+        loop {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            if self.sink.ready(force, Some(deadline)).is_err() {
+                return false;
+            }
+            force = false;
+            if self.send_batch(Some(deadline)) == 0 {
+                break;
+            }
+        }
+        self.sink.flush(deadline);
+        Instant::now() <= deadline
+    }
+
+    /// Moves up to one batch from the queue to the sink; returns how many.
+    fn send_batch(&mut self, deadline: Option<Instant>) -> usize {
+        queue::drain(BATCH, &mut self.batch);
+        let n = self.batch.len();
+        if n == 0 {
+            return 0;
+        }
+        self.sink.send(&mut self.batch, deadline);
+        for segment in self.batch.drain(..) {
+            queue::recycle_segment(segment);
+        }
+        n
+    }
+
+    /// At exit: what could not be sent is dropped, and counted.
+    fn drop_queued(&mut self) {
+        loop {
+            queue::drain(BATCH, &mut self.batch);
+            if self.batch.is_empty() {
+                return;
+            }
+            stats::segments_undelivered(self.batch.len() as u64);
+            for segment in self.batch.drain(..) {
+                queue::recycle_segment(segment);
+            }
+        }
+    }
+}
+
 impl Worker {
     /// Starts the `skywalking-reporter` thread.
-    pub(crate) fn start(
-        mut reporter: Box<dyn Reporter>,
-        identity: Identity,
-        interval: Duration,
-    ) -> std::io::Result<Worker> {
+    pub(crate) fn start(sink: Box<dyn Sink>, interval: Duration) -> std::io::Result<Worker> {
         let stop = Arc::new(AtomicBool::new(false));
         let (requests, inbox) = mpsc::channel::<Request>();
         let thread_stop = stop.clone();
+        let state = Loop {
+            sink,
+            interval,
+            batch: Vec::with_capacity(BATCH),
+        };
         let handle = thread::Builder::new()
             .name("skywalking-reporter".into())
             .spawn(move || {
                 if let Ok(mut guard) = THREAD.lock() {
                     *guard = Some(thread::current());
                 }
-                let mut batch = Vec::with_capacity(BATCH);
-                loop {
-                    let stopping = thread_stop.load(Ordering::Acquire);
-                    while drain_once(&mut batch, &mut *reporter, &identity) == BATCH {}
-                    reporter.tick();
-                    while let Ok(Request::Flush(deadline, done)) = inbox.try_recv() {
-                        while drain_once(&mut batch, &mut *reporter, &identity) > 0 {}
-                        reporter.flush(deadline);
-                        let _ = done.send(());
-                    }
-                    if stopping {
-                        break;
-                    }
-                    PARKED.store(true, Ordering::Release);
-                    if queue::len() < BATCH {
-                        thread::park_timeout(interval);
-                    }
-                    PARKED.store(false, Ordering::Release);
-                }
+                state.run(&thread_stop, &inbox);
                 if let Ok(mut guard) = THREAD.lock() {
                     *guard = None;
                 }
@@ -99,8 +247,8 @@ impl Worker {
         })
     }
 
-    /// Drains the queue into the reporter and flushes it, waiting at most until `deadline`.
-    /// Returns false if the deadline passed first.
+    /// Drains the queue into the sink and flushes it, waiting at most until `deadline`.
+    /// Returns false if the deadline passed first or not everything could be sent.
     pub(crate) fn flush(&self, deadline: Instant) -> bool {
         let (done, wait) = mpsc::channel();
         if self.requests.send(Request::Flush(deadline, done)).is_err() {
@@ -108,10 +256,11 @@ impl Worker {
         }
         self.wake_thread();
         let timeout = deadline.saturating_duration_since(Instant::now());
-        wait.recv_timeout(timeout).is_ok()
+        wait.recv_timeout(timeout).unwrap_or(false)
     }
 
-    /// Flushes, stops the thread and waits for it, at most until `deadline`.
+    /// Flushes, stops the thread and waits for it, at most until `deadline`. What could
+    /// not be sent is counted as dropped.
     pub(crate) fn shutdown(mut self, deadline: Instant) -> bool {
         let flushed = self.flush(deadline);
         self.stop.store(true, Ordering::Release);
@@ -141,27 +290,4 @@ impl Drop for Worker {
         self.stop.store(true, Ordering::Release);
         self.wake_thread();
     }
-}
-
-/// Moves up to one batch from the queue to the reporter; returns how many.
-fn drain_once(
-    batch: &mut Vec<Box<SegmentRecord>>,
-    reporter: &mut dyn Reporter,
-    identity: &Identity,
-) -> usize {
-    queue::drain(BATCH, batch);
-    let n = batch.len();
-    if n == 0 {
-        return 0;
-    }
-    let encoded = batch
-        .iter()
-        .map(|segment| encode::segment(segment, identity))
-        .collect();
-    for segment in batch.drain(..) {
-        queue::recycle_segment(segment);
-    }
-    reporter.report(encoded);
-    stats::segments_sent(n as u64);
-    n
 }

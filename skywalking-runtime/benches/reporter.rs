@@ -1,0 +1,2 @@
+//! Reporter throughput (placeholder, filled in below).
+fn main() {}

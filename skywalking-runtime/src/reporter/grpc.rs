@@ -1,0 +1,589 @@
+//! The default sink: OAP over gRPC (tonic), on the reporter thread's own small
+//! `current_thread` tokio runtime.
+//!
+//! - **Segments**: each batch goes out as one `TraceSegmentReportService/collect` client
+//!   stream; its segments count as sent when OAP answers, as dropped when the call fails.
+//! - **Heartbeat**: `ManagementService/keepAlive` every check interval
+//!   (`SW_AGENT_REPORTER_CHECK_INTERVAL`), and `reportInstanceProperties` on every new
+//!   connection and then every [`PROPERTIES_EVERY`] heartbeats.
+//! - **Connection**: made lazily, by the reporter thread, never by `init()`; addresses are
+//!   tried in turn (failover), and after a failure the next attempt waits a jittered
+//!   exponential backoff (see [`backoff`](super::backoff): 100 ms doubling to 5 s).
+//! - **Authentication**: the `authentication` metadata on every call when a token is set.
+//!   A refused token (`PERMISSION_DENIED`/`UNAUTHENTICATED`) is logged once, counted, and
+//!   backed off like a connection failure.
+//! - **TLS**: rustls, trusting only the configured CA; a client certificate and key make
+//!   it mutual TLS. A failed handshake is logged (once per outage) with rustls' reason.
+//!
+//! Every call has a timeout ([`CALL_TIMEOUT`], or less when a flush deadline is nearer),
+//! so the thread never hangs on a collector that stopped answering.
+
+use std::time::{Duration, Instant};
+
+use prost::Message;
+use prost::bytes::{Buf, BufMut, Bytes};
+use skywalking_proto::v3::Commands;
+use skywalking_proto::v3::management_service_client::ManagementServiceClient;
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::metadata::{AsciiMetadataValue, MetadataValue};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity as TlsIdentity};
+use tonic::{Code, Request, Status};
+
+use super::backoff::{self, Backoff};
+use super::encode::Identity;
+use super::management::{self, PROPERTIES_EVERY};
+use super::wire;
+use super::worker::Sink;
+use crate::config::{Config, strip_scheme};
+use crate::diag::diag;
+use crate::error::Error;
+use crate::record::SegmentRecord;
+use crate::stats;
+
+/// Longest wait for one call (the Java agent's `grpc_upstream_timeout` is 30 s; a
+/// shorter one keeps the queue moving).
+pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for a TCP (and TLS) connection.
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// The path of the segment stream.
+const COLLECT: &str = "/skywalking.v3.TraceSegmentReportService/collect";
+
+/// Sends segments already encoded by [`wire`] (so no `SegmentObject` is built) and
+/// decodes OAP's `Commands` answer.
+#[derive(Debug, Clone, Copy, Default)]
+struct SegmentBytesCodec;
+
+impl Codec for SegmentBytesCodec {
+    type Encode = Bytes;
+    type Decode = Commands;
+    type Encoder = SegmentBytesCodec;
+    type Decoder = SegmentBytesCodec;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        *self
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        *self
+    }
+}
+
+impl Encoder for SegmentBytesCodec {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put(item);
+        Ok(())
+    }
+}
+
+impl Decoder for SegmentBytesCodec {
+    type Item = Commands;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Commands>, Status> {
+        let commands = Commands::decode(src.copy_to_bytes(src.remaining()))
+            .map_err(|e| Status::internal(format!("undecodable Commands from OAP: {e}")))?;
+        Ok(Some(commands))
+    }
+}
+
+/// One collector address.
+struct Backend {
+    /// As configured, for logs.
+    address: String,
+    endpoint: Endpoint,
+}
+
+/// An established connection.
+struct Connection {
+    backend: usize,
+    traces: tonic::client::Grpc<Channel>,
+    management: ManagementServiceClient<Channel>,
+}
+
+/// What went wrong, for logging it once per episode.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Trouble {
+    Unreachable,
+    Refused,
+    Rejected,
+}
+
+pub(crate) struct GrpcSink {
+    runtime: Option<tokio::runtime::Runtime>,
+    backends: Vec<Backend>,
+    /// The address tried first on the next attempt.
+    next_backend: usize,
+    connection: Option<Connection>,
+    connected_before: bool,
+    backoff: Backoff,
+    /// Set after a failure: no call before this instant (unless forced).
+    retry_at: Option<Instant>,
+    token: Option<AsciiMetadataValue>,
+    identity: Identity,
+    tls: bool,
+    /// The encoded size of the last batch, to size the next buffer.
+    last_batch_bytes: usize,
+    check_interval: Duration,
+    next_heartbeat: Instant,
+    heartbeats_since_properties: u32,
+    properties_due: bool,
+    /// The trouble being had (logged when it started), until a call succeeds.
+    trouble: Option<Trouble>,
+}
+
+impl std::fmt::Debug for GrpcSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GrpcSink")
+            .field(
+                "backends",
+                &self.backends.iter().map(|b| &b.address).collect::<Vec<_>>(),
+            )
+            .field("connected", &self.connection.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+fn read_pem(variable: &'static str, path: &std::path::Path) -> Result<Vec<u8>, Error> {
+    let file_error = |reason: String| Error::TlsFile {
+        variable,
+        path: path.to_owned(),
+        reason,
+    };
+    let bytes = std::fs::read(path).map_err(|e| file_error(e.to_string()))?;
+    if !bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+        return Err(file_error("no PEM block (-----BEGIN ...) in it".to_owned()));
+    }
+    Ok(bytes)
+}
+
+impl GrpcSink {
+    /// Checks the configuration and reads the TLS files; connects nothing.
+    pub(crate) fn new(config: &Config, identity: Identity) -> Result<GrpcSink, Error> {
+        let tls = if config.tls_enabled() {
+            let mut tls = ClientTlsConfig::new();
+            if let Some(path) = &config.tls.ca_path {
+                let ca = read_pem("SW_AGENT_REPORTER_GRPC_TLS_CA_PATH", path)?;
+                tls = tls.ca_certificate(Certificate::from_pem(ca));
+            }
+            if let (Some(cert), Some(key)) =
+                (&config.tls.client_cert_path, &config.tls.client_key_path)
+            {
+                let cert = read_pem("SW_AGENT_REPORTER_GRPC_TLS_CLIENT_CERT_CHAIN_PATH", cert)?;
+                let key = read_pem("SW_AGENT_REPORTER_GRPC_TLS_CLIENT_KEY_PATH", key)?;
+                tls = tls.identity(TlsIdentity::from_pem(cert, key));
+            }
+            Some(tls)
+        } else {
+            None
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let backends = config
+            .backends
+            .iter()
+            .map(|address| {
+                let invalid = |_| Error::Config {
+                    variable: "SW_AGENT_COLLECTOR_BACKEND_SERVICES",
+                    value: address.clone(),
+                    expected: "a comma-separated list of host:port",
+                };
+                let uri = format!("{scheme}://{}", strip_scheme(address));
+                let mut endpoint = Endpoint::from_shared(uri)
+                    .map_err(invalid)?
+                    .connect_timeout(CONNECT_TIMEOUT)
+                    .tcp_nodelay(true)
+                    .initial_stream_window_size(Some(4 << 20))
+                    .initial_connection_window_size(Some(8 << 20))
+                    .user_agent(concat!("skywalking-rust-agent/", env!("CARGO_PKG_VERSION")))
+                    .map_err(invalid)?;
+                if let Some(tls) = &tls {
+                    endpoint = endpoint
+                        .tls_config(tls.clone())
+                        .map_err(|e| Error::TlsFile {
+                            variable: "SW_AGENT_REPORTER_GRPC_TLS_CA_PATH",
+                            path: config.tls.ca_path.clone().unwrap_or_default(),
+                            reason: crate::diag::chain(&e),
+                        })?;
+                }
+                Ok(Backend {
+                    address: address.clone(),
+                    endpoint,
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let token = match &config.authentication {
+            Some(token) => {
+                Some(
+                    MetadataValue::try_from(token.as_str()).map_err(|_| Error::Config {
+                        variable: "SW_AGENT_AUTHENTICATION",
+                        value: "<hidden>".to_owned(),
+                        expected: "printable ASCII (it travels as gRPC metadata)",
+                    })?,
+                )
+            }
+            None => None,
+        };
+        Ok(GrpcSink {
+            runtime: None,
+            backends,
+            next_backend: 0,
+            connection: None,
+            connected_before: false,
+            backoff: Backoff::new(),
+            retry_at: None,
+            token,
+            identity,
+            tls: tls.is_some(),
+            last_batch_bytes: 0,
+            check_interval: config.check_interval,
+            next_heartbeat: Instant::now(),
+            heartbeats_since_properties: 0,
+            properties_due: true,
+            trouble: None,
+        })
+    }
+
+    /// Runs `future` on the sink's runtime (made on first use, on the reporter thread),
+    /// giving up at `deadline`. `None` if it timed out or there is no runtime.
+    fn block_on<F: std::future::Future>(
+        &mut self,
+        deadline: Option<Instant>,
+        future: F,
+    ) -> Option<F::Output> {
+        if self.runtime.is_none() {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .thread_name("skywalking-reporter")
+                .build()
+            {
+                Ok(runtime) => self.runtime = Some(runtime),
+                Err(e) => {
+                    diag!(Error, "cannot build the reporter's tokio runtime: {e}");
+                    return None;
+                }
+            }
+        }
+        let runtime = self.runtime.as_ref()?;
+        let timeout = match deadline {
+            Some(deadline) => CALL_TIMEOUT.min(deadline.saturating_duration_since(Instant::now())),
+            None => CALL_TIMEOUT,
+        };
+        runtime
+            .block_on(async { tokio::time::timeout(timeout, future).await })
+            .ok()
+    }
+
+    fn addresses(&self) -> String {
+        self.backends
+            .iter()
+            .map(|b| b.address.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Tries each address once, starting with the preferred one.
+    fn connect(&mut self, deadline: Option<Instant>) -> bool {
+        let count = self.backends.len();
+        let mut last_error = String::new();
+        for attempt in 0..count {
+            let index = (self.next_backend + attempt) % count;
+            let endpoint = self.backends[index].endpoint.clone();
+            let connect_deadline = Some(
+                deadline
+                    .unwrap_or_else(|| Instant::now() + CONNECT_TIMEOUT)
+                    .min(Instant::now() + CONNECT_TIMEOUT),
+            );
+            match self.block_on(connect_deadline, endpoint.connect()) {
+                Some(Ok(channel)) => {
+                    self.on_connected(index, channel);
+                    return true;
+                }
+                Some(Err(e)) => {
+                    stats::send_error();
+                    last_error = format!(
+                        "{}: {}",
+                        self.backends[index].address,
+                        crate::diag::chain(&e)
+                    );
+                }
+                None => {
+                    stats::send_error();
+                    last_error = format!("{}: timed out", self.backends[index].address);
+                }
+            }
+        }
+        self.next_backend = (self.next_backend + 1) % count;
+        let wait = self.backoff.next_wait();
+        self.retry_at = Some(Instant::now() + wait);
+        if self.trouble != Some(Trouble::Unreachable) {
+            self.trouble = Some(Trouble::Unreachable);
+            let tls_hint = if self.tls && is_tls_failure(&last_error) {
+                " (TLS handshake failed: check SW_AGENT_REPORTER_GRPC_TLS_CA_PATH and the \
+                 collector's certificate)"
+            } else {
+                ""
+            };
+            diag!(
+                Warn,
+                "cannot reach the SkyWalking collector at {}{tls_hint}: {last_error}; retrying \
+                 every {:?} to {:?} (jittered backoff); segments wait in the queue and are \
+                 dropped (counted in stats()) when it is full",
+                self.addresses(),
+                backoff::MIN,
+                backoff::MAX,
+            );
+        }
+        false
+    }
+
+    fn on_connected(&mut self, index: usize, channel: Channel) {
+        let traces = tonic::client::Grpc::new(channel.clone());
+        let management = ManagementServiceClient::new(channel);
+        self.connection = Some(Connection {
+            backend: index,
+            traces,
+            management,
+        });
+        self.next_backend = index;
+        self.retry_at = None;
+        if self.connected_before {
+            stats::reconnect();
+        }
+        self.connected_before = true;
+        if self.trouble == Some(Trouble::Unreachable) {
+            self.trouble = None;
+            diag!(
+                Warn,
+                "connected to the SkyWalking collector at {} again",
+                self.backends[index].address
+            );
+        } else {
+            diag!(
+                Info,
+                "connected to the SkyWalking collector at {}",
+                self.backends[index].address
+            );
+        }
+        // OAP may have restarted: say who we are again, now.
+        self.properties_due = true;
+        self.next_heartbeat = Instant::now();
+    }
+
+    fn request<T>(&self, message: T) -> Request<T> {
+        let mut request = Request::new(message);
+        if let Some(token) = &self.token {
+            request
+                .metadata_mut()
+                .insert("authentication", token.clone());
+        }
+        request
+    }
+
+    /// Handles a call's outcome: `true` if it succeeded.
+    fn outcome(&mut self, result: Option<Result<(), Status>>, what: &str) -> bool {
+        let status = match result {
+            Some(Ok(())) => {
+                self.backoff.reset();
+                if let Some(trouble) = self.trouble.take() {
+                    if trouble != Trouble::Unreachable {
+                        diag!(Warn, "the SkyWalking collector accepts {what} again");
+                    }
+                }
+                return true;
+            }
+            Some(Err(status)) => status,
+            None => Status::deadline_exceeded(format!("no answer within {CALL_TIMEOUT:?}")),
+        };
+        stats::send_error();
+        let address = self
+            .connection
+            .as_ref()
+            .map_or_else(String::new, |c| self.backends[c.backend].address.clone());
+        let wait = self.backoff.next_wait();
+        self.retry_at = Some(Instant::now() + wait);
+        match status.code() {
+            Code::PermissionDenied | Code::Unauthenticated => {
+                stats::auth_error();
+                if self.trouble != Some(Trouble::Refused) {
+                    self.trouble = Some(Trouble::Refused);
+                    let token = if self.token.is_some() {
+                        "the authentication token was refused"
+                    } else {
+                        "the collector requires an authentication token and none is set"
+                    };
+                    diag!(
+                        Error,
+                        "SkyWalking collector at {address}: {token} ({:?}: {}); set \
+                         SW_AGENT_AUTHENTICATION to the collector's SW_AUTHENTICATION; \
+                         segments are dropped (counted in stats()) until it accepts the token",
+                        status.code(),
+                        status.message(),
+                    );
+                }
+            }
+            Code::Unavailable
+            | Code::Unknown
+            | Code::Cancelled
+            | Code::DeadlineExceeded
+            | Code::Internal
+            | Code::Aborted => {
+                // The connection is gone or stuck: reconnect, maybe to another address.
+                self.connection = None;
+                self.next_backend = (self.next_backend + 1) % self.backends.len();
+                if self.trouble != Some(Trouble::Unreachable) {
+                    self.trouble = Some(Trouble::Unreachable);
+                    diag!(
+                        Warn,
+                        "lost the SkyWalking collector at {address} while sending {what} \
+                         ({:?}: {}); reconnecting with backoff",
+                        status.code(),
+                        status.message(),
+                    );
+                }
+            }
+            code => {
+                if self.trouble != Some(Trouble::Rejected) {
+                    self.trouble = Some(Trouble::Rejected);
+                    diag!(
+                        Warn,
+                        "the SkyWalking collector at {address} rejected {what} ({code:?}: {})",
+                        status.message(),
+                    );
+                }
+            }
+        }
+        false
+    }
+
+    fn heartbeat(&mut self) {
+        let Some(connection) = &self.connection else {
+            return;
+        };
+        let mut management = connection.management.clone();
+        if self.properties_due || self.heartbeats_since_properties >= PROPERTIES_EVERY {
+            let request = self.request(management::instance_properties(&self.identity));
+            let result = self.block_on(None, async {
+                management
+                    .report_instance_properties(request)
+                    .await
+                    .map(drop)
+            });
+            if !self.outcome(result, "instance properties") {
+                return;
+            }
+            self.properties_due = false;
+            self.heartbeats_since_properties = 0;
+        }
+        let request = self.request(management::ping(&self.identity));
+        let result = self.block_on(None, async {
+            management.keep_alive(request).await.map(drop)
+        });
+        if self.outcome(result, "a heartbeat") {
+            self.heartbeats_since_properties += 1;
+        }
+    }
+}
+
+fn is_tls_failure(error: &str) -> bool {
+    let error = error.to_ascii_lowercase();
+    ["certificate", "handshake", "tls", "unknownissuer", "alert"]
+        .iter()
+        .any(|word| error.contains(word))
+}
+
+impl Sink for GrpcSink {
+    fn ready(&mut self, force: bool, deadline: Option<Instant>) -> Result<(), Instant> {
+        if let Some(at) = self.retry_at {
+            if !force && Instant::now() < at {
+                return Err(at);
+            }
+        }
+        if self.connection.is_some() || self.connect(deadline) {
+            Ok(())
+        } else {
+            Err(self.retry_at.unwrap_or_else(Instant::now))
+        }
+    }
+
+    fn send(&mut self, batch: &mut [Box<SegmentRecord>], deadline: Option<Instant>) {
+        let n = batch.len() as u64;
+        let Some(connection) = &self.connection else {
+            stats::segments_undelivered(n);
+            return;
+        };
+        let mut client = connection.traces.clone();
+        // One buffer for the batch, sliced into one `Bytes` per segment (no copy).
+        let mut buffer = Vec::with_capacity(self.last_batch_bytes + self.last_batch_bytes / 8);
+        let mut bounds = Vec::with_capacity(batch.len());
+        for segment in batch.iter_mut() {
+            let start = buffer.len();
+            wire::encode_segment(segment, &self.identity, &mut buffer);
+            bounds.push(start..buffer.len());
+        }
+        self.last_batch_bytes = buffer.len();
+        let buffer = Bytes::from(buffer);
+        let items: Vec<Bytes> = bounds.into_iter().map(|r| buffer.slice(r)).collect();
+        let request = self.request(tokio_stream::iter(items));
+        let result = self.block_on(deadline, async move {
+            client.ready().await.map_err(|e| {
+                Status::unavailable(format!("connection not ready: {}", crate::diag::chain(&e)))
+            })?;
+            let path = http::uri::PathAndQuery::from_static(COLLECT);
+            client
+                .client_streaming::<_, Bytes, Commands, _>(request, path, SegmentBytesCodec)
+                .await
+                .map(drop)
+        });
+        if self.outcome(result, "segments") {
+            stats::segments_sent(n);
+        } else {
+            stats::segments_undelivered(n);
+        }
+    }
+
+    fn tick(&mut self) {
+        if self.connection.is_none() || Instant::now() < self.next_heartbeat {
+            return;
+        }
+        if self.retry_at.is_some_and(|at| Instant::now() < at) {
+            return;
+        }
+        self.next_heartbeat = Instant::now() + self.check_interval;
+        self.heartbeat();
+    }
+
+    fn flush(&mut self, _deadline: Instant) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_failures_are_recognised() {
+        assert!(is_tls_failure(
+            "127.0.0.1:1: transport error: invalid peer certificate: UnknownIssuer"
+        ));
+        assert!(!is_tls_failure(
+            "127.0.0.1:1: tcp connect error: Connection refused"
+        ));
+    }
+
+    #[test]
+    fn a_missing_ca_file_is_a_clear_error() {
+        let mut config = Config::default();
+        config.tls.ca_path = Some("/nonexistent/ca.pem".into());
+        let identity = Identity {
+            service: "s".into(),
+            instance: "i".into(),
+        };
+        let message = GrpcSink::new(&config, identity).unwrap_err().to_string();
+        assert!(
+            message.contains("SW_AGENT_REPORTER_GRPC_TLS_CA_PATH"),
+            "{message}"
+        );
+        assert!(message.contains("/nonexistent/ca.pem"), "{message}");
+    }
+}
