@@ -157,6 +157,9 @@ impl Context {
             segment.first_ref.clone_from(&self.first_ref);
         }
         let id = id as i32;
+        // An exit span has no children in SkyWalking's model, so it never becomes the
+        // parent of later spans: sibling calls made concurrently (`join!`) stay siblings.
+        let becomes_current = init.kind != SpanKind::Exit;
         segment.spans.push(SpanRecord {
             parent_id: self.current,
             start: clock::now_raw(),
@@ -170,7 +173,9 @@ impl Context {
             peer: init.peer,
         });
         segment.open += 1;
-        self.current = id;
+        if becomes_current {
+            self.current = id;
+        }
         Handle {
             key: segment_key(segment),
             id,

@@ -1,0 +1,4 @@
+//! Framework integrations, one module per cargo feature.
+
+#[cfg(feature = "tonic")]
+pub mod tonic;
