@@ -88,6 +88,9 @@ pub fn init() -> Result<AgentGuard, Error> {
     Agent::builder().start()
 }
 
+/// A builder method's change to the configuration, applied on top of the environment.
+type Override = Box<dyn FnOnce(&mut Config) + Send>;
+
 /// Configures and starts the agent: the environment first (see [`Config`]), then the
 /// builder's methods, which win.
 ///
@@ -114,7 +117,7 @@ pub fn init() -> Result<AgentGuard, Error> {
 #[must_use]
 pub struct AgentBuilder {
     base: Option<Config>,
-    overrides: Vec<Box<dyn FnOnce(&mut Config) + Send>>,
+    overrides: Vec<Override>,
     reporter: Option<Box<dyn Reporter>>,
 }
 

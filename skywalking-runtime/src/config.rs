@@ -390,10 +390,10 @@ impl Config {
         if self.service.trim().is_empty() {
             return invalid(NAME.names[0], self.service.clone(), "a non-empty name");
         }
-        if let Some(instance) = &self.instance {
-            if instance.trim().is_empty() {
-                return invalid(INSTANCE.names[0], instance.clone(), "a non-empty name");
-            }
+        if let Some(instance) = &self.instance
+            && instance.trim().is_empty()
+        {
+            return invalid(INSTANCE.names[0], instance.clone(), "a non-empty name");
         }
         if self.backends.is_empty() || !self.backends.iter().all(|a| is_host_port(a)) {
             return invalid(
@@ -791,8 +791,10 @@ mod tests {
             "{message}"
         );
 
-        let mut config = Config::default();
-        config.backends = vec!["nowhere".into()];
+        let config = Config {
+            backends: vec!["nowhere".into()],
+            ..Config::default()
+        };
         assert!(config.validate().is_err());
     }
 }

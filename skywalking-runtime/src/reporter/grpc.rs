@@ -325,8 +325,7 @@ impl GrpcSink {
             } else {
                 ""
             };
-            diag!(
-                Warn,
+            let message = format!(
                 "cannot reach the SkyWalking collector at {}{tls_hint}: {last_error}; retrying \
                  every {:?} to {:?} (jittered backoff); segments wait in the queue and are \
                  dropped (counted in stats()) when it is full",
@@ -334,6 +333,11 @@ impl GrpcSink {
                 backoff::MIN,
                 backoff::MAX,
             );
+            if tls_hint.is_empty() {
+                diag!(Warn, "{message}");
+            } else {
+                diag!(Error, "{message}");
+            }
         }
         false
     }
@@ -348,24 +352,24 @@ impl GrpcSink {
         });
         self.next_backend = index;
         self.retry_at = None;
+        let address = &self.backends[index].address;
+        if self.trouble == Some(Trouble::Unreachable) {
+            self.trouble = None;
+            if self.connected_before {
+                diag!(Warn, "reconnected to the SkyWalking collector at {address}");
+            } else {
+                diag!(
+                    Warn,
+                    "connected to the SkyWalking collector at {address}, unreachable until now"
+                );
+            }
+        } else {
+            diag!(Info, "connected to the SkyWalking collector at {address}");
+        }
         if self.connected_before {
             stats::reconnect();
         }
         self.connected_before = true;
-        if self.trouble == Some(Trouble::Unreachable) {
-            self.trouble = None;
-            diag!(
-                Warn,
-                "connected to the SkyWalking collector at {} again",
-                self.backends[index].address
-            );
-        } else {
-            diag!(
-                Info,
-                "connected to the SkyWalking collector at {}",
-                self.backends[index].address
-            );
-        }
         // OAP may have restarted: say who we are again, now.
         self.properties_due = true;
         self.next_heartbeat = Instant::now();
@@ -386,10 +390,10 @@ impl GrpcSink {
         let status = match result {
             Some(Ok(())) => {
                 self.backoff.reset();
-                if let Some(trouble) = self.trouble.take() {
-                    if trouble != Trouble::Unreachable {
-                        diag!(Warn, "the SkyWalking collector accepts {what} again");
-                    }
+                if let Some(trouble) = self.trouble.take()
+                    && trouble != Trouble::Unreachable
+                {
+                    diag!(Warn, "the SkyWalking collector accepts {what} again");
                 }
                 return true;
             }
@@ -457,14 +461,14 @@ impl GrpcSink {
         false
     }
 
-    fn heartbeat(&mut self) {
+    fn heartbeat(&mut self, deadline: Option<Instant>) {
         let Some(connection) = &self.connection else {
             return;
         };
         let mut management = connection.management.clone();
         if self.properties_due || self.heartbeats_since_properties >= PROPERTIES_EVERY {
             let request = self.request(management::instance_properties(&self.identity));
-            let result = self.block_on(None, async {
+            let result = self.block_on(deadline, async {
                 management
                     .report_instance_properties(request)
                     .await
@@ -477,12 +481,26 @@ impl GrpcSink {
             self.heartbeats_since_properties = 0;
         }
         let request = self.request(management::ping(&self.identity));
-        let result = self.block_on(None, async {
+        let result = self.block_on(deadline, async {
             management.keep_alive(request).await.map(drop)
         });
         if self.outcome(result, "a heartbeat") {
             self.heartbeats_since_properties += 1;
         }
+    }
+}
+
+impl GrpcSink {
+    fn heartbeat_if_due(&mut self, deadline: Option<Instant>) {
+        let now = Instant::now();
+        if self.connection.is_none() || now < self.next_heartbeat {
+            return;
+        }
+        if self.retry_at.is_some_and(|at| now < at) {
+            return;
+        }
+        self.next_heartbeat = now + self.check_interval;
+        self.heartbeat(deadline);
     }
 }
 
@@ -495,10 +513,11 @@ fn is_tls_failure(error: &str) -> bool {
 
 impl Sink for GrpcSink {
     fn ready(&mut self, force: bool, deadline: Option<Instant>) -> Result<(), Instant> {
-        if let Some(at) = self.retry_at {
-            if !force && Instant::now() < at {
-                return Err(at);
-            }
+        if let Some(at) = self.retry_at
+            && !force
+            && Instant::now() < at
+        {
+            return Err(at);
         }
         if self.connection.is_some() || self.connect(deadline) {
             Ok(())
@@ -544,17 +563,14 @@ impl Sink for GrpcSink {
     }
 
     fn tick(&mut self) {
-        if self.connection.is_none() || Instant::now() < self.next_heartbeat {
-            return;
-        }
-        if self.retry_at.is_some_and(|at| Instant::now() < at) {
-            return;
-        }
-        self.next_heartbeat = Instant::now() + self.check_interval;
-        self.heartbeat();
+        self.heartbeat_if_due(None);
     }
 
-    fn flush(&mut self, _deadline: Instant) {}
+    fn flush(&mut self, deadline: Instant) {
+        // A short-lived program may end before the first turn's heartbeat: introduce the
+        // instance anyway.
+        self.heartbeat_if_due(Some(deadline));
+    }
 }
 
 #[cfg(test)]

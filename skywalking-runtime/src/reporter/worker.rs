@@ -48,10 +48,10 @@ pub(crate) fn nudge_if_busy(len: usize) {
 }
 
 fn wake() {
-    if let Ok(guard) = THREAD.lock() {
-        if let Some(thread) = guard.as_ref() {
-            thread.unpark();
-        }
+    if let Ok(guard) = THREAD.lock()
+        && let Some(thread) = guard.as_ref()
+    {
+        thread.unpark();
     }
 }
 
@@ -124,6 +124,8 @@ impl std::fmt::Debug for Request {
 struct Loop {
     sink: Box<dyn Sink>,
     interval: Duration,
+    /// Boxed: segments travel through the queue and the pool as boxes.
+    #[allow(clippy::vec_box)]
     batch: Vec<Box<SegmentRecord>>,
 }
 
