@@ -77,7 +77,7 @@ pub use id::Id;
 pub use propagate::{correlation, set_correlation};
 pub use record::{SpanKind, SpanLayer, TraceId, component};
 pub use reporter::Reporter;
-// pub use skywalking_macros::trace;
+pub use skywalking_macros::trace;
 pub use span::{Span, SpanRef, current_span};
 pub use stats::{Stats, stats};
 

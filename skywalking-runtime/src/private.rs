@@ -7,12 +7,16 @@
 use std::borrow::Cow;
 use std::fmt::Display;
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use pin_project_lite::pin_project;
 
 pub use crate::record::{SpanKind, SpanLayer};
 pub use crate::span::{Span, SpanRef};
 pub use ::core;
 
-use crate::context::SpanInit;
+use crate::context::{Context, SpanInit};
 use crate::future::Instrumented;
 use crate::propagation::{Extractor, Injector};
 
@@ -115,4 +119,84 @@ pub fn record_result<T, E: Display>(span: SpanRef, result: &Result<T, E>) {
 #[inline]
 pub fn tag_value<V: Display>(value: V) -> Cow<'static, str> {
     Cow::Owned(value.to_string())
+}
+
+/// The trace an entry function continues, read from its headers before its body runs
+/// (the body may move the request the headers borrow from).
+#[derive(Debug)]
+pub struct Incoming(Option<Box<Context>>);
+
+/// Reads the incoming trace context of an async entry function.
+#[inline]
+pub fn extract<C: Extractor + ?Sized>(carrier: &C) -> Incoming {
+    Incoming(crate::propagate::incoming_context(carrier))
+}
+
+/// Wraps the body of an async entry function whose headers were read by [`extract`].
+#[inline]
+pub fn instrument_incoming<F: Future>(
+    meta: &'static Meta,
+    incoming: Incoming,
+    future: F,
+) -> Instrumented<F> {
+    Instrumented::with_span(future, meta.init(Cow::Borrowed("")), incoming.0)
+}
+
+/// The body of an async function whose `skip_if` held: no span, no context of its own.
+#[inline]
+pub fn passthrough<F: Future>(future: F) -> Instrumented<F> {
+    Instrumented::with_context(future, None)
+}
+
+/// Runs the body of a sync function with `err` (as a closure, so that `?` and `return`
+/// come back here). Taking `FnOnce` makes the closure own its captures, so references
+/// derived from `&mut` arguments may still be returned.
+#[inline]
+pub fn call_once<R>(body: impl FnOnce() -> R) -> R {
+    body()
+}
+
+pin_project! {
+    /// The body of an async function with `err`: on an `Err` output, marks the span the
+    /// body runs in (the current one, inside [`Instrumented`]) as failed.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct RecordErr<F: Future> {
+        #[pin]
+        inner: F,
+        record: Option<fn(&F::Output)>,
+    }
+}
+
+impl<F: Future> std::fmt::Debug for RecordErr<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordErr").finish_non_exhaustive()
+    }
+}
+
+/// Wraps an async body for `err`; `active` is false when `skip_if` held. (The `Display`
+/// bound is checked here, where the macro points errors at `err`.)
+#[inline]
+pub fn record_err<F, T, E>(active: bool, future: F) -> RecordErr<F>
+where
+    F: Future<Output = Result<T, E>>,
+    E: Display,
+{
+    RecordErr {
+        inner: future,
+        record: active.then_some(|result: &Result<T, E>| record_result(current(), result)),
+    }
+}
+
+impl<F: Future> Future for RecordErr<F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let output = this.inner.poll(cx);
+        if let (Some(record), Poll::Ready(result)) = (this.record, &output) {
+            record(result);
+        }
+        output
+    }
 }

@@ -1,0 +1,6 @@
+#[sw::trace(exit, layer = "database")]
+async fn query() {}
+
+fn main() {
+    drop(query());
+}

@@ -1,0 +1,6 @@
+#[sw::trace(entry, exit, peer = "x:1")]
+fn both() {}
+
+fn main() {
+    both();
+}

@@ -1,0 +1,6 @@
+#[sw::trace(nmae = "price")]
+fn price() {}
+
+fn main() {
+    price();
+}
