@@ -95,7 +95,21 @@ type Override = Box<dyn FnOnce(&mut Config) + Send>;
 /// builder's methods, which win.
 ///
 /// With no [`reporter`](AgentBuilder::reporter), segments go to OAP over gRPC
-/// (feature `grpc`, on by default).
+/// (feature `grpc`, on by default):
+///
+/// - a thread named `skywalking-reporter` with its own small `current_thread` tokio
+///   runtime does all the I/O, so the agent works from sync programs and never needs
+///   (or blocks) the application's runtime;
+/// - it connects lazily (OAP may be down at start), tries the addresses in turn, and after
+///   a failure waits a jittered exponential backoff: 100 ms, doubling, at most 5 s;
+/// - segments go in batches (up to 512 segments, or what waited one flush interval) as
+///   `TraceSegmentReportService/collect` streams, and count as sent once OAP answers;
+/// - `keepAlive` every check interval, instance properties (`language`, `hostname`,
+///   `ipv4`, `OS Name`, `Process No.`, `Agent Version`) on connecting and every 10
+///   heartbeats;
+/// - while OAP is unreachable, segments wait in the bounded queue; beyond it they are
+///   dropped and counted ([`stats()`](crate::stats())), so memory stays bounded and
+///   callers never block. Problems are logged once on stderr (see `SW_LOG_LEVEL`).
 ///
 /// ```
 /// use skywalking_runtime::{Agent, Reporter};

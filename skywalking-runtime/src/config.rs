@@ -1,37 +1,7 @@
 //! The agent's configuration: defaults, the `SW_AGENT_*` environment, and the values the
 //! [`AgentBuilder`](crate::AgentBuilder) sets on top.
 //!
-//! Precedence: defaults, then the environment, then builder methods (the builder wins).
-//! Every variable is checked when the agent starts: a value that does not parse fails
-//! [`init`](crate::init) with an [`Error::Config`] naming the variable, the value and the
-//! accepted form, never a silent default.
-//!
-//! | variable | default | accepted form |
-//! |---|---|---|
-//! | `SW_AGENT_NAME` | `rust-service` | any non-empty text (OAP truncates at 70 bytes) |
-//! | `SW_AGENT_INSTANCE_NAME` | `<32 hex digits>@<hostname>` | any non-empty text |
-//! | `SW_AGENT_COLLECTOR_BACKEND_SERVICES` (Go: `SW_AGENT_REPORTER_GRPC_BACKEND_SERVICE`) | `127.0.0.1:11800` | comma-separated `host:port` list; the reporter fails over between them |
-//! | `SW_AGENT_AUTHENTICATION` (Go: `SW_AGENT_REPORTER_GRPC_AUTHENTICATION`) | none | the token OAP expects (`SW_AUTHENTICATION` there) |
-//! | `SW_AGENT_SAMPLE` | `1` | a rate in `0..=1`, as in the Go agent (the Java agent reads this name as *N per 3 s*: use `SW_AGENT_SAMPLE_N_PER_3_SECS` for that) |
-//! | `SW_AGENT_SAMPLE_N_PER_3_SECS` | `-1` (no cap) | an integer; `0` or less means no cap |
-//! | `SW_AGENT_REPORTER_MAX_SEND_QUEUE` (Go: `SW_AGENT_REPORTER_GRPC_MAX_SEND_QUEUE`) | `5000` | a positive integer: segments waiting to be sent; more are dropped and counted |
-//! | `SW_AGENT_REPORTER_CHECK_INTERVAL` (Go: `SW_AGENT_REPORTER_GRPC_CHECK_INTERVAL`) | `30` | heartbeat (`keepAlive`) period in seconds, a positive number; instance properties go every 10 heartbeats |
-//! | `SW_AGENT_REPORTER_GRPC_TLS_ENABLE` | `false` | `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`) |
-//! | `SW_AGENT_REPORTER_GRPC_TLS_CA_PATH` | none (the system's roots are not loaded) | path of a PEM CA bundle that signs the collector's certificate; setting it turns TLS on |
-//! | `SW_AGENT_REPORTER_GRPC_TLS_CLIENT_CERT_CHAIN_PATH` (alias `..._CLIENT_CERT_PATH`) | none | path of the client's PEM certificate chain, for mutual TLS |
-//! | `SW_AGENT_REPORTER_GRPC_TLS_CLIENT_KEY_PATH` | none | path of the client's PEM private key, for mutual TLS |
-//! | `SW_AGENT_SPAN_LIMIT` | `300` | a positive integer: spans per segment, then `isSizeLimited` |
-//! | `SW_AGENT_TRACE_IGNORE_PATH` | none | comma-separated Ant-style paths (`/health`, `/static/**`) |
-//! | `SW_AGENT_IGNORE_SUFFIX` | `.jpg,.jpeg,.js,.css,.png,.bmp,.gif,.ico,.mp3,.mp4,.html,.svg` | comma-separated suffixes of first-span names (Java's default) |
-//! | `SW_AGENT_CORRELATION_MAX_KEY_COUNT` | `3` | a non-negative integer |
-//! | `SW_AGENT_CORRELATION_MAX_VALUE_SIZE` | `128` | a non-negative integer, bytes |
-//! | `SW_AGENT_PROTOCOL` | `grpc` | `grpc` (the only transport so far) |
-//! | `SW_AGENT_DISABLE` | `false` | a boolean: `true` turns every span into a no-op |
-//! | `SW_LOG_LEVEL` | `warn` | `off`, `error`, `warn`, `info`, `debug` or `trace`: the agent's own diagnostics, on stderr |
-//!
-//! An empty variable counts as unset. The TLS client certificate and key go together;
-//! with TLS on and no CA path, the collector's certificate cannot be verified, which is an
-//! error too.
+//! See [`Config`] for every variable, its default and its accepted form.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -80,7 +50,37 @@ pub(crate) struct IgnoreRules {
 /// The agent's configuration, read from the environment with [`Config::from_env`] (or any
 /// lookup with [`Config::from_lookup`]) and refined with the [`AgentBuilder`]'s methods.
 ///
-/// See the [module docs](self) for every variable, its default and its accepted form.
+/// Precedence: defaults, then the environment, then builder methods (the builder wins).
+/// Every variable is checked when the agent starts: a value that does not parse fails
+/// [`init`](crate::init()) with an [`Error::Config`](crate::Error::Config) naming the variable, the value and the
+/// accepted form, never a silent default.
+///
+/// | variable | default | accepted form |
+/// |---|---|---|
+/// | `SW_AGENT_NAME` | `rust-service` | any non-empty text (OAP truncates at 70 bytes) |
+/// | `SW_AGENT_INSTANCE_NAME` | `<32 hex digits>@<hostname>` | any non-empty text |
+/// | `SW_AGENT_COLLECTOR_BACKEND_SERVICES` (Go: `SW_AGENT_REPORTER_GRPC_BACKEND_SERVICE`) | `127.0.0.1:11800` | comma-separated `host:port` list; the reporter fails over between them |
+/// | `SW_AGENT_AUTHENTICATION` (Go: `SW_AGENT_REPORTER_GRPC_AUTHENTICATION`) | none | the token OAP expects (`SW_AUTHENTICATION` there) |
+/// | `SW_AGENT_SAMPLE` | `1` | a rate in `0..=1`, as in the Go agent (the Java agent reads this name as *N per 3 s*: use `SW_AGENT_SAMPLE_N_PER_3_SECS` for that) |
+/// | `SW_AGENT_SAMPLE_N_PER_3_SECS` | `-1` (no cap) | an integer; `0` or less means no cap |
+/// | `SW_AGENT_REPORTER_MAX_SEND_QUEUE` (Go: `SW_AGENT_REPORTER_GRPC_MAX_SEND_QUEUE`) | `5000` | a positive integer: segments waiting to be sent; more are dropped and counted |
+/// | `SW_AGENT_REPORTER_CHECK_INTERVAL` (Go: `SW_AGENT_REPORTER_GRPC_CHECK_INTERVAL`) | `30` | heartbeat (`keepAlive`) period in seconds, a positive number; instance properties go every 10 heartbeats |
+/// | `SW_AGENT_REPORTER_GRPC_TLS_ENABLE` | `false` | `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`) |
+/// | `SW_AGENT_REPORTER_GRPC_TLS_CA_PATH` | none (the system's roots are not loaded) | path of a PEM CA bundle that signs the collector's certificate; setting it turns TLS on |
+/// | `SW_AGENT_REPORTER_GRPC_TLS_CLIENT_CERT_CHAIN_PATH` (alias `..._CLIENT_CERT_PATH`) | none | path of the client's PEM certificate chain, for mutual TLS |
+/// | `SW_AGENT_REPORTER_GRPC_TLS_CLIENT_KEY_PATH` | none | path of the client's PEM private key, for mutual TLS |
+/// | `SW_AGENT_SPAN_LIMIT` | `300` | a positive integer: spans per segment, then `isSizeLimited` |
+/// | `SW_AGENT_TRACE_IGNORE_PATH` | none | comma-separated Ant-style paths (`/health`, `/static/**`) |
+/// | `SW_AGENT_IGNORE_SUFFIX` | `.jpg,.jpeg,.js,.css,.png,.bmp,.gif,.ico,.mp3,.mp4,.html,.svg` | comma-separated suffixes of first-span names (Java's default) |
+/// | `SW_AGENT_CORRELATION_MAX_KEY_COUNT` | `3` | a non-negative integer |
+/// | `SW_AGENT_CORRELATION_MAX_VALUE_SIZE` | `128` | a non-negative integer, bytes |
+/// | `SW_AGENT_PROTOCOL` | `grpc` | `grpc` (the only transport so far) |
+/// | `SW_AGENT_DISABLE` | `false` | a boolean: `true` turns every span into a no-op |
+/// | `SW_LOG_LEVEL` | `warn` | `off`, `error`, `warn`, `info`, `debug` or `trace`: the agent's own diagnostics, on stderr |
+///
+/// An empty variable counts as unset. The TLS client certificate and key go together;
+/// with TLS on and no CA path, the collector's certificate cannot be verified, which is an
+/// error too.
 ///
 /// ```
 /// use skywalking_runtime::Config;
