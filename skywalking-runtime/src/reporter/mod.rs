@@ -13,6 +13,7 @@ pub(crate) mod grpc;
 #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
 pub(crate) mod management;
 pub(crate) mod queue;
+#[cfg(feature = "grpc")]
 pub(crate) mod wire;
 pub(crate) mod worker;
 
