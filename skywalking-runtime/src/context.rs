@@ -114,7 +114,7 @@ impl Context {
             unsampled_open: 0,
             segment: None,
             first_ref: None,
-            correlation: crate::propagation::Correlation::default(),
+            correlation: crate::propagation::Correlation::with_limits(agent::correlation_limits()),
         };
         match queue::spare_context() {
             Some(mut ctx) => {
