@@ -25,8 +25,14 @@ fn configured_limits_apply_to_new_and_incoming_traces() {
     {
         let _root = Span::local("root");
         assert!(skywalking_runtime::set_correlation("k", "1234"));
-        assert!(!skywalking_runtime::set_correlation("k2", "1"), "one key at most");
-        assert!(!skywalking_runtime::set_correlation("k", "12345"), "four bytes at most");
+        assert!(
+            !skywalking_runtime::set_correlation("k2", "1"),
+            "one key at most"
+        );
+        assert!(
+            !skywalking_runtime::set_correlation("k", "12345"),
+            "four bytes at most"
+        );
         let data = skywalking_runtime::correlation().expect("a trace");
         assert_eq!(data.limits().max_keys, 1);
     }
@@ -37,7 +43,10 @@ fn configured_limits_apply_to_new_and_incoming_traces() {
         "sw8".to_owned(),
         "1-dHJhY2U=-c2VnbWVudA==-3-c3Zj-aW5zdGFuY2U=-L2NoZWNrb3V0-cGF5OjgwODA=".to_owned(),
     );
-    headers.insert("sw8-correlation".to_owned(), "YQ==:MQ==,Yg==:Mg==".to_owned());
+    headers.insert(
+        "sw8-correlation".to_owned(),
+        "YQ==:MQ==,Yg==:Mg==".to_owned(),
+    );
     let _entry = Span::entry("POST /pay", &headers);
     let data = skywalking_runtime::correlation().expect("a trace");
     assert_eq!(data.limits().max_keys, 1);
