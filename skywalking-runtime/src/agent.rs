@@ -225,8 +225,10 @@ impl AgentBuilder {
     }
 
     /// Segments waiting to be sent before new ones are dropped
-    /// (`SW_AGENT_REPORTER_MAX_SEND_QUEUE`, default 5000). The first agent of a process
-    /// sizes the queue; a later one can only lower the bound.
+    /// (`SW_AGENT_REPORTER_MAX_SEND_QUEUE`, default 5000). When the queue is full the
+    /// newest segment is the one dropped (and counted), so what waits keeps its order.
+    /// The first agent of a process sizes the queue; a later one can only lower the
+    /// bound.
     pub fn max_send_queue(self, n: usize) -> Self {
         self.set(move |c| c.max_send_queue = n)
     }

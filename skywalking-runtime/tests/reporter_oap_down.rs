@@ -35,8 +35,10 @@ fn segments_made_after_the_collector_comes_up_arrive() {
         total += took;
         std::thread::sleep(Duration::from_millis(2));
     }
+    // Preemption on a busy machine aside, nothing waits: a caller blocked on the
+    // network would wait for a connect timeout (seconds).
     assert!(
-        slowest < Duration::from_millis(20),
+        slowest < Duration::from_millis(250),
         "a segment took {slowest:?}"
     );
     assert!(
