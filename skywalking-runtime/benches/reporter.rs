@@ -6,6 +6,9 @@
 //! encoding and `collect` streams, and the collector's acknowledgement. The throughput
 //! is reported in spans per second. The collector (its own tokio runtime) shares the
 //! machine, so on 2 cores the three threads compete.
+//!
+//! On the project's 2-core machine (release, LTO): 2.6 M spans/s with 10-span segments,
+//! 3.2 M spans/s with 50-span segments (target: at least 1 M/s).
 
 use std::time::{Duration, Instant};
 
