@@ -194,6 +194,9 @@ impl GrpcSink {
                     .map_err(invalid)?
                     .connect_timeout(CONNECT_TIMEOUT)
                     .tcp_nodelay(true)
+                    // A collector host that vanishes without closing the connection is
+                    // noticed by the kernel, not only by the next call's timeout.
+                    .tcp_keepalive(Some(Duration::from_secs(30)))
                     .initial_stream_window_size(Some(4 << 20))
                     .initial_connection_window_size(Some(8 << 20))
                     .user_agent(concat!("skywalking-rust-agent/", env!("CARGO_PKG_VERSION")))
