@@ -1,0 +1,62 @@
+//! The `backend` service: an axum server that prices an order and charges it through
+//! the `payments` gRPC service.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::post;
+use skywalking_examples::payments::ChargeRequest;
+use skywalking_examples::payments::payments_client::PaymentsClient;
+use sw::integrations::axum::SkyWalkingLayer;
+use sw::integrations::tonic::{GrpcClientLayer, GrpcClientService};
+use tonic::transport::Channel;
+use tower_layer::Layer;
+
+use crate::service::{self, Error};
+
+type Payments = PaymentsClient<GrpcClientService<Channel>>;
+
+/// The price of an order, in cents (a sync function: its span nests all the same).
+#[sw::trace(tags(order.id = order_id))]
+fn price(order_id: &str) -> u64 {
+    order_id.bytes().map(u64::from).sum::<u64>() * 10
+}
+
+#[sw::trace(name = "charge order", err)]
+async fn charge(mut payments: Payments, order_id: String) -> Result<String, tonic::Status> {
+    let amount_cents = price(&order_id);
+    let reply = payments
+        .charge(ChargeRequest {
+            order_id,
+            amount_cents,
+        })
+        .await?;
+    Ok(reply.into_inner().receipt)
+}
+
+async fn pay(
+    State(payments): State<Payments>,
+    Path(order_id): Path<String>,
+) -> Result<String, (StatusCode, String)> {
+    charge(payments, order_id)
+        .await
+        .map_err(|status| (StatusCode::PAYMENT_REQUIRED, status.message().to_owned()))
+}
+
+pub(crate) async fn run(payments_addr: String) -> Result<(), Error> {
+    let _agent = service::start_agent("backend")?;
+    let channel =
+        tonic::transport::Endpoint::from_shared(format!("http://{payments_addr}"))?.connect_lazy();
+    // The exit span's peer is the address used: OAP links it to the payments service.
+    let payments = PaymentsClient::new(GrpcClientLayer::new(payments_addr).layer(channel));
+    let app = Router::new()
+        .route("/orders/{order_id}/pay", post(pay))
+        .layer(SkyWalkingLayer::new())
+        .with_state(payments);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    service::ready(listener.local_addr()?);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(service::stdin_closed())
+        .await?;
+    Ok(())
+}
