@@ -53,7 +53,7 @@ impl Span {
     }
 
     /// Opens an exit span: a call to `peer` (`host:port` or another name the callee is
-    /// known by). Call [`Span::inject`] to pass the trace on in the request's headers.
+    /// known by). Call [`SpanRef::inject`] to pass the trace on in the request's headers.
     #[inline]
     pub fn exit(name: impl Into<Cow<'static, str>>, peer: impl Into<Cow<'static, str>>) -> Span {
         Span::open(SpanInit {

@@ -65,17 +65,23 @@ fn a_new_root_after_the_first_finishes_starts_a_new_trace() {
 fn tags_logs_layer_component_and_errors_are_recorded() {
     let memory = common::start();
     let trace = {
+        let _parent = Span::local("parent");
+        current_span().add_tag("via", "current_span");
         let span = Span::exit("GET /users", "users:8080")
             .with_layer(SpanLayer::Http)
             .with_component(component::HTTP)
             .with_tag("http.method", "GET");
         span.add_log([("event", "retry")]);
         span.record_error(&"connection reset");
-        current_span().add_tag("via", "current_span");
+        // An exit span never becomes the current span: the parent still is.
+        assert_eq!(current_span(), _parent.as_ref());
         common::current_trace()
     };
     let segments = memory.trace(&trace);
-    let span = &segments[0].spans[0];
+    let parent = &segments[0].spans[0];
+    assert_eq!(parent.tags[0].key, "via");
+    assert_eq!(parent.tags[0].value, "current_span");
+    let span = &segments[0].spans[1];
     assert_eq!(span.span_type, SpanType::Exit as i32);
     assert_eq!(span.peer, "users:8080");
     assert_eq!(span.span_layer, PbLayer::Http as i32);
@@ -83,7 +89,7 @@ fn tags_logs_layer_component_and_errors_are_recorded() {
     assert!(span.is_error);
     let tags: HashMap<_, _> = span.tags.iter().map(|t| (t.key.as_str(), t.value.as_str())).collect();
     assert_eq!(tags["http.method"], "GET");
-    assert_eq!(tags["via"], "current_span");
+    assert!(!tags.contains_key("via"));
     assert_eq!(span.logs.len(), 2);
     assert_eq!(span.logs[0].data[0].key, "event");
     assert_eq!(span.logs[0].data[0].value, "retry");
