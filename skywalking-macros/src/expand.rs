@@ -163,42 +163,21 @@ impl<'a> FnShape<'a> {
     }
 }
 
-/// Lints the generated statements must not trip in a user's crate.
-fn allow() -> TokenStream {
-    quote! {
-        #[allow(
-            unused_qualifications,
-            clippy::used_underscore_binding,
-            clippy::used_underscore_items,
-            clippy::let_unit_value,
-            clippy::needless_return,
-            clippy::redundant_closure_call,
-            clippy::items_after_statements,
-            clippy::semicolon_if_nothing_returned,
-            clippy::unnecessary_operation,
-            clippy::borrow_deref_ref,
-            clippy::needless_borrow,
-            clippy::needless_borrows_for_generic_args,
-            clippy::deref_addrof,
-            clippy::redundant_locals
-        )]
-    }
-}
-
-/// Lints of the statement holding the user's body: only what the wrapping itself may
-/// trip, so that the body stays linted as written.
-fn allow_around_body() -> TokenStream {
-    quote! {
-        #[allow(clippy::let_and_return, clippy::let_unit_value, clippy::used_underscore_binding)]
-    }
+/// Generated code carries no lint attributes: clippy and rustc do not lint tokens an
+/// attribute macro makes (`tests/macros/src/lib.rs` proves it under `clippy::pedantic`
+/// and `clippy::nursery`). Only where a call is spanned at the user's tokens, for
+/// precise type errors, does the user's lint level apply, and these allow what that
+/// wrapping adds.
+fn allow(lint: &str) -> TokenStream {
+    let lint: TokenStream = lint.parse().unwrap_or_default();
+    quote!(#[allow(#lint)])
 }
 
 /// Names and paths shared by the generators.
 struct Gen<'a> {
     args: &'a TraceArgs,
-    /// `#crate::__private`.
+    /// `__sw`: the runtime's `__private`, imported at the top of the body.
     private: TokenStream,
-    allow: TokenStream,
     span: Ident,
     skip: Ident,
     peer: Ident,
@@ -218,8 +197,7 @@ fn gen_function(func: &ItemFn, tail: Option<AsyncTail>, args: &TraceArgs) -> Tok
     };
     let g = Gen {
         args,
-        private: quote!(#krate::__private),
-        allow: allow(),
+        private: quote!(__sw),
         span: local("__sw_span"),
         skip: local("__sw_skip"),
         peer: local("__sw_peer"),
@@ -227,7 +205,7 @@ fn gen_function(func: &ItemFn, tail: Option<AsyncTail>, args: &TraceArgs) -> Tok
         ret: local("__sw_ret"),
         fut: local("__sw_fut"),
     };
-    let meta = g.meta(func, &krate);
+    let meta = g.meta(func);
     let body = if func.sig.asyncness.is_some() {
         g.async_fn_body(func)
     } else if let Some(tail) = tail {
@@ -245,6 +223,7 @@ fn gen_function(func: &ItemFn, tail: Option<AsyncTail>, args: &TraceArgs) -> Tok
     } = func;
     let body = quote_spanned! {*body_span=> {
         #inner_attrs
+        use #krate::__private as __sw;
         #meta
         #body
     }};
@@ -256,20 +235,20 @@ fn gen_function(func: &ItemFn, tail: Option<AsyncTail>, args: &TraceArgs) -> Tok
 
 impl Gen<'_> {
     /// `static __SW_META: Meta = Meta { .. };`
-    fn meta(&self, func: &ItemFn, krate: &TokenStream) -> TokenStream {
+    fn meta(&self, func: &ItemFn) -> TokenStream {
         let Gen {
-            private: p,
-            allow,
-            args,
-            ..
+            private: p, args, ..
         } = self;
         let name = match &args.name {
             Some(name) => name.to_token_stream(),
             None => {
                 let fn_name = func.sig.ident.unraw().to_string();
-                quote!(#p::core::concat!(#p::core::module_path!(), "::", #fn_name))
+                quote!(::core::concat!(::core::module_path!(), "::", #fn_name))
             }
         };
+        if (args.kind, &args.layer, &args.component) == (Kind::Local, &None, &None) {
+            return quote!(static __SW_META: #p::Meta = #p::Meta::local(#name););
+        }
         let kind = Ident::new(
             match args.kind {
                 Kind::Entry => "Entry",
@@ -284,10 +263,9 @@ impl Gen<'_> {
         );
         let component = match &args.component {
             Some(component) => component.to_token_stream(),
-            None => quote!(#krate::component::RUST),
+            None => quote!(#p::component::RUST),
         };
         quote! {
-            #allow
             static __SW_META: #p::Meta = #p::Meta {
                 name: #name,
                 kind: #p::SpanKind::#kind,
@@ -300,10 +278,7 @@ impl Gen<'_> {
     /// `if span.is_recording() { span.add_tag(..); .. }`, or nothing without tags.
     fn tags(&self, guard: TokenStream) -> TokenStream {
         let Gen {
-            private: p,
-            allow,
-            span,
-            ..
+            private: p, span, ..
         } = self;
         if self.args.tags.is_empty() {
             return TokenStream::new();
@@ -318,6 +293,7 @@ impl Gen<'_> {
             );
             quote!(#span.add_tag(#key, #tag_value);)
         });
+        let allow = allow("clippy::needless_borrows_for_generic_args");
         quote! {
             #allow
             if #guard #span.is_recording() {
@@ -328,9 +304,7 @@ impl Gen<'_> {
 
     /// Writes the trace into an exit span's `headers = &mut carrier`.
     fn inject(&self, span_ref: TokenStream) -> TokenStream {
-        let Gen {
-            private: p, allow, ..
-        } = self;
+        let p = &self.private;
         match (&self.args.headers, self.args.kind) {
             (Some(headers), Kind::Exit) => {
                 let reborrow = quote_spanned!(headers.span()=> &mut *(#headers));
@@ -339,6 +313,7 @@ impl Gen<'_> {
                     quote!(#span_ref, #reborrow),
                     headers.span(),
                 );
+                let allow = allow("clippy::deref_addrof");
                 quote! {
                     #allow
                     #inject;
@@ -352,7 +327,6 @@ impl Gen<'_> {
     fn sync_body(&self, func: &ItemFn) -> TokenStream {
         let Gen {
             private: p,
-            allow,
             args,
             span,
             ret,
@@ -385,11 +359,8 @@ impl Gen<'_> {
                 quote_spanned!(err=> *#span, &#ret_at),
                 err,
             );
-            let allow_body = allow_around_body();
             quote! {
-                #allow_body
                 let #ret: #ty = #p::call_once(move || -> #ty #block);
-                #allow
                 #record;
                 #ret
             }
@@ -397,7 +368,6 @@ impl Gen<'_> {
             block.into_token_stream()
         };
         quote! {
-            #allow
             let #span = #open;
             #tags
             #inject
@@ -413,9 +383,7 @@ impl Gen<'_> {
             ReturnType::Default => block.into_token_stream(),
             ReturnType::Type(..) => {
                 let ty = return_type(&func.sig);
-                let allow_body = allow_around_body();
                 quote! {
-                    #allow_body
                     let #ret: #ty = #block;
                     #ret
                 }
@@ -458,7 +426,6 @@ impl Gen<'_> {
     fn async_block(&self, capture: &TokenStream, statements: TokenStream) -> TokenStream {
         let Gen {
             private: p,
-            allow,
             args,
             span,
             skip,
@@ -467,7 +434,7 @@ impl Gen<'_> {
         let needs_span =
             !args.tags.is_empty() || matches!((&args.headers, args.kind), (Some(_), Kind::Exit));
         let current = if needs_span {
-            quote!(#allow let #span = #p::current();)
+            quote!(let #span = #p::current();)
         } else {
             TokenStream::new()
         };
@@ -504,7 +471,6 @@ impl Gen<'_> {
     fn open_future(&self, future: TokenStream) -> (TokenStream, TokenStream) {
         let Gen {
             private: p,
-            allow,
             args,
             skip,
             peer,
@@ -514,7 +480,7 @@ impl Gen<'_> {
         } = self;
         let mut lets = TokenStream::new();
         if let Some(expr) = &args.skip_if {
-            lets.extend(quote!(#allow let #skip: bool = #expr;));
+            lets.extend(quote!(let #skip: bool = #expr;));
         }
         let instrument = |future: TokenStream| match (args.kind, &args.peer, &args.headers) {
             (Kind::Exit, Some(_), _) => quote!(#p::instrument_exit(&__SW_META, #peer, #future)),
@@ -524,21 +490,20 @@ impl Gen<'_> {
             _ => quote!(#p::instrument(&__SW_META, #future)),
         };
         match (args.kind, &args.peer, &args.headers) {
-            (Kind::Exit, Some(expr), _) => lets.extend(quote!(#allow let #peer = #expr;)),
+            (Kind::Exit, Some(expr), _) => lets.extend(quote!(let #peer = #expr;)),
             (Kind::Entry, _, Some(expr)) => {
                 let extract = call_at(
                     quote!(#p::extract),
                     quote_spanned!(expr.span()=> &(#expr)),
                     expr.span(),
                 );
-                lets.extend(quote!(#allow let #incoming = #extract;));
+                lets.extend(quote!(let #incoming = #extract;));
             }
             _ => {}
         }
         let open = if args.skip_if.is_some() {
             let instrumented = instrument(fut.to_token_stream());
             quote!({
-                #allow
                 let #fut = #future;
                 if #skip { #p::passthrough(#fut) } else { #instrumented }
             })

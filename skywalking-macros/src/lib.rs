@@ -48,19 +48,24 @@
 //!
 //! ## Expansion
 //!
-//! A sync function keeps its body and holds a guard:
+//! A sync function keeps its body and holds a guard (`__sw` is the runtime's hidden
+//! `__private` module, where all the logic lives):
 //!
 //! ```text
-//! #[trace(tags(qty = qty))]                fn price(qty: u32) -> u32 {
-//! fn price(qty: u32) -> u32 {      ==>         static __SW_META: Meta = Meta { name: concat!(module_path!(), "::", "price"), .. };
-//!     qty * 3                                  let __sw_span = __private::enter(&__SW_META);
-//! }                                            if __sw_span.is_recording() { __sw_span.add_tag("qty", __private::tag_value(&(qty))); }
-//!                                              { qty * 3 }
+//! #[trace(tags(qty = qty))]            fn price(qty: u32) -> u32 {
+//! fn price(qty: u32) -> u32 {   ==>        use ::skywalking_runtime::__private as __sw;
+//!     qty * 3                              static __SW_META: __sw::Meta = __sw::Meta::local(
+//! }                                            concat!(module_path!(), "::", "price"));
+//!                                          let __sw_span = __sw::enter(&__SW_META);
+//!                                          if __sw_span.is_recording() {
+//!                                              __sw_span.add_tag("qty", __sw::tag_value(&(qty)));
 //!                                          }
+//!                                          { qty * 3 }
+//!                                      }
 //! ```
 //!
 //! With `err`, the body runs in a closure so that `?` and `return` come back to the span:
-//! `let __sw_ret: T = __private::call_once(move || -> T { .. }); __private::record_result(..)`.
+//! `let __sw_ret: T = __sw::call_once(move || -> T { .. }); __sw::record_result(..)`.
 //!
 //! An `async fn` stays an `async fn` whose body is an instrumented future; the span opens
 //! on its first poll, in the context of whoever awaits it, and closes when it completes.
@@ -68,17 +73,29 @@
 //!
 //! ```text
 //! async fn load(id: u64) -> Result<User, E> {
-//!     static __SW_META: Meta = ..;
-//!     __private::instrument(&__SW_META, async move {
+//!     use ::skywalking_runtime::__private as __sw;
+//!     static __SW_META: __sw::Meta = __sw::Meta::local(concat!(module_path!(), "::", "load"));
+//!     __sw::instrument(&__SW_META, async move {
 //!         let __sw_ret: Result<User, E> = { /* body */ };
 //!         __sw_ret
 //!     }).await
 //! }
 //! ```
 //!
-//! Tags of an `async fn` are computed at the start of that future, on
-//! `__private::current()`. `peer`, entry `headers` and `skip_if` are evaluated when the
-//! future starts, before the body moves the arguments they may borrow from.
+//! The expansion carries no lint attributes: rustc and clippy do not lint the tokens an
+//! attribute macro makes (a test crate proves it under `clippy::pedantic` and
+//! `clippy::nursery`); the few calls spanned at the user's tokens, so that a type error
+//! in an option is reported at the option, allow the one lint their wrapping may trip.
+//! Over 1,000 functions (500 async), a release build spends about 0.65x the time
+//! `#[fastrace::trace]` adds, and the expanded source is 0.63x its size
+//! (`scripts/macro-compile-bench.sh`).
+//!
+//! Tags of an `async fn` are computed at the start of the instrumented future, on
+//! `__private::current()` (the function's own span while it is polled). `peer`, entry
+//! `headers` and `skip_if` are evaluated before that future is made, so they may borrow
+//! arguments the body then moves (`headers = req.headers()` with `req` moved into the
+//! body); an exit's `headers = &mut carrier` is written at the start of the body, once
+//! the span is open.
 //!
 //! A sync function whose return type names `Future` and whose body ends with an `async`
 //! block (`-> impl Future<Output = T> { .. async move { .. } }`), or with

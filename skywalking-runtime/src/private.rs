@@ -12,7 +12,7 @@ use std::task::{Context as TaskContext, Poll};
 
 use pin_project_lite::pin_project;
 
-pub use crate::record::{SpanKind, SpanLayer};
+pub use crate::record::{SpanKind, SpanLayer, component};
 pub use crate::span::{Span, SpanRef};
 pub use ::core;
 
@@ -34,6 +34,17 @@ pub struct Meta {
 }
 
 impl Meta {
+    /// The metadata of a local span with the default layer and component (the common
+    /// case, kept short in expansions).
+    pub const fn local(name: &'static str) -> Meta {
+        Meta {
+            name,
+            kind: SpanKind::Local,
+            layer: SpanLayer::Unknown,
+            component: component::RUST,
+        }
+    }
+
     #[inline]
     fn init(&'static self, peer: Cow<'static, str>) -> SpanInit {
         SpanInit {
