@@ -54,6 +54,7 @@ mod future;
 mod id;
 mod panic_hook;
 mod propagate;
+pub mod integrations;
 pub mod propagation;
 mod record;
 mod reporter;

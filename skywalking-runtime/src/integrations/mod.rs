@@ -1,4 +1,64 @@
-//! Framework integrations, one module per cargo feature.
+//! Framework integrations, one module per cargo feature; each feature pulls only its own
+//! dependencies.
+//!
+//! | feature | module | what it adds |
+//! |---|---|---|
+//! | `tower` | `tower` | a server `Layer`: an entry span per `http::Request`, `sw8` extraction, status tags |
+//! | `axum` | `axum` | the `tower` layer, naming spans by axum's matched route |
+//! | `hyper` | `hyper` | a client `Layer` for hyper-util's client (exit spans, `sw8` injection); servers use the `tower` layer |
+//! | `reqwest` | `reqwest` | `send_traced()`: exit spans and `sw8` injection for reqwest requests |
+//! | `actix-web` | `actix_web` | middleware: an entry span per request, named by the matched resource pattern |
+//! | `tonic` | `tonic` | gRPC server and client layers |
+//!
+//! # HTTP conventions
+//!
+//! Every HTTP integration records the same shape, so traces from axum, actix-web, hyper
+//! and reqwest look alike in OAP:
+//!
+//! - **Entry spans** (servers): layer `Http`, component 49 (`http`), named `METHOD route`
+//!   (`GET /users/{id}`); tags `http.method`, `url`, `http.status_code`. The trace
+//!   continues the caller's (`sw8`, else W3C `traceparent`) with a `CrossProcess`
+//!   reference.
+//! - **Exit spans** (clients): layer `Http`, component 2 (`HttpClient`, the id the
+//!   Node.js and .NET agents give their HTTP clients), named `METHOD /path`, peer = the
+//!   `host:port` the request goes to (the port defaults from the scheme), which is also
+//!   the address `sw8` carries, so OAP links the call to the callee; the same tags.
+//! - **`url`**: the URL without its query string. A client knows the full URL
+//!   (`http://host:port/path`); a server sees the request target, which is the path in
+//!   HTTP/1.1 (`/users/7`) and the full URL in HTTP/2 or for absolute-form targets. The
+//!   query is left out, as the Java agent does by default: it often carries tokens and
+//!   personal data.
+//! - **Errors**: a status of 500 or more marks the span as an error, and so does a
+//!   failure without a response, whose text is logged on the span (`event=error`,
+//!   `error.kind`, `message`). A 4xx is tagged only: it is the caller's mistake. (The
+//!   Java agent marks 4xx too.)
+//! - **Ignore rules**: servers check `SW_AGENT_TRACE_IGNORE_PATH` (Ant-style patterns:
+//!   `/health`, `/static/**`, `/api/*/ping`, `?` for one character) and
+//!   `SW_AGENT_IGNORE_SUFFIX` (`.jpg,.css,...`, compared ASCII case-insensitively)
+//!   against the request path before the first span opens. An ignored request gets no
+//!   span and runs in an unsampled context: the spans its handler opens record nothing,
+//!   and calls it makes pass on the sample flag `0`.
+//! - **Timing**: spans open when the request's future is first polled and are current
+//!   during each poll, so `#[sw::trace]` functions in a handler are children of the
+//!   entry span; they end when the response head is ready (a streaming body is not
+//!   covered).
 
+#[cfg(any(feature = "tower", feature = "reqwest", feature = "actix-web"))]
+mod http;
+#[cfg(any(feature = "tower", feature = "actix-web"))]
+mod ignore;
+#[cfg(any(feature = "tower", feature = "reqwest", feature = "actix-web"))]
+mod support;
+
+#[cfg(feature = "actix-web")]
+pub mod actix_web;
+#[cfg(feature = "axum")]
+pub mod axum;
+#[cfg(feature = "hyper")]
+pub mod hyper;
+#[cfg(feature = "reqwest")]
+pub mod reqwest;
 #[cfg(feature = "tonic")]
 pub mod tonic;
+#[cfg(feature = "tower")]
+pub mod tower;

@@ -1,0 +1,329 @@
+//! What the HTTP integrations share: span shapes, the tags OAP reads, the status rules,
+//! and the future that tags a span with the request and the response.
+//!
+//! The conventions they follow are in the [parent module's docs](super#http-conventions).
+
+use std::borrow::Cow;
+#[cfg(any(feature = "tower", feature = "actix-web"))]
+use std::{
+    fmt,
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll, ready},
+};
+
+#[cfg(any(feature = "tower", feature = "actix-web"))]
+use pin_project_lite::pin_project;
+
+use crate::context::SpanInit;
+#[cfg(any(feature = "tower", feature = "actix-web"))]
+use crate::record::component;
+use crate::record::{SpanKind, SpanLayer};
+use crate::span::SpanRef;
+
+#[cfg(any(feature = "hyper", feature = "reqwest"))]
+/// `HttpClient` in OAP's `component-libraries.yml`: the id the Node.js and .NET agents
+/// give their HTTP client spans.
+pub(crate) const HTTP_CLIENT: i32 = 2;
+#[cfg(any(feature = "tower", feature = "actix-web"))]
+/// `http`: the generic HTTP server id.
+pub(crate) const HTTP_SERVER: i32 = component::HTTP;
+
+/// The tag keys OAP reads or indexes.
+pub(crate) const TAG_METHOD: &str = "http.method";
+pub(crate) const TAG_URL: &str = "url";
+pub(crate) const TAG_STATUS: &str = "http.status_code";
+
+#[cfg(any(feature = "axum", feature = "actix-web"))]
+/// What an entry span is named when the framework matched no route (a 404 from the
+/// fallback): `GET (unmatched)`. A fixed text, so that unknown paths do not each become an
+/// endpoint in OAP.
+pub(crate) const UNMATCHED_ROUTE: &str = "(unmatched)";
+
+#[cfg(any(feature = "tower", feature = "actix-web"))]
+/// The entry span of a server request.
+pub(crate) fn entry_init(name: Cow<'static, str>, component: i32) -> SpanInit {
+    SpanInit {
+        kind: SpanKind::Entry,
+        name,
+        peer: Cow::Borrowed(""),
+        layer: SpanLayer::Http,
+        component,
+    }
+}
+
+#[cfg(any(feature = "hyper", feature = "reqwest"))]
+/// The exit span of a client request to `peer`.
+pub(crate) fn exit_init(
+    name: Cow<'static, str>,
+    peer: Cow<'static, str>,
+    component: i32,
+) -> SpanInit {
+    SpanInit {
+        kind: SpanKind::Exit,
+        name,
+        peer,
+        layer: SpanLayer::Http,
+        component,
+    }
+}
+
+/// A method as a tag value; the standard ones without allocating. Takes the text so
+/// that both `http` 1 and actix-web's `http` 0.2 methods fit.
+pub(crate) fn method_tag(method: &str) -> Cow<'static, str> {
+    const STANDARD: [&str; 9] = [
+        "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    match STANDARD.iter().find(|m| **m == method) {
+        Some(m) => Cow::Borrowed(m),
+        None => Cow::Owned(method.to_owned()),
+    }
+}
+
+/// A status code as a tag value; the common ones without allocating.
+pub(crate) fn status_tag(status: u16) -> Cow<'static, str> {
+    Cow::Borrowed(match status {
+        200 => "200",
+        201 => "201",
+        202 => "202",
+        204 => "204",
+        301 => "301",
+        302 => "302",
+        304 => "304",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        405 => "405",
+        409 => "409",
+        422 => "422",
+        429 => "429",
+        500 => "500",
+        502 => "502",
+        503 => "503",
+        504 => "504",
+        other => return Cow::Owned(other.to_string()),
+    })
+}
+
+/// `METHOD route`: the operation name of an entry span.
+pub(crate) fn operation_name(method: &str, route: &str) -> Cow<'static, str> {
+    let mut name = String::with_capacity(method.len() + 1 + route.len());
+    name.push_str(method);
+    name.push(' ');
+    name.push_str(route);
+    Cow::Owned(name)
+}
+
+/// The `url` tag for a request target: `scheme://authority/path` when the target names
+/// them, else the path; never the query.
+pub(crate) fn url_tag(
+    scheme: Option<&str>,
+    authority: Option<&str>,
+    path: &str,
+) -> Cow<'static, str> {
+    let path = if path.is_empty() { "/" } else { path };
+    match (scheme, authority) {
+        (Some(scheme), Some(authority)) => {
+            let mut url = String::with_capacity(scheme.len() + 3 + authority.len() + path.len());
+            url.push_str(scheme);
+            url.push_str("://");
+            url.push_str(authority);
+            url.push_str(path);
+            Cow::Owned(url)
+        }
+        _ => Cow::Owned(path.to_owned()),
+    }
+}
+
+#[cfg(any(feature = "hyper", feature = "reqwest"))]
+/// `host:port` for a client span's peer, the port defaulting from the scheme (80 for
+/// `http`, 443 for `https`; none for other schemes without a port).
+pub(crate) fn peer(scheme: Option<&str>, host: &str, port: Option<u16>) -> Cow<'static, str> {
+    let port = port.or(match scheme {
+        Some(s) if s.eq_ignore_ascii_case("https") || s.eq_ignore_ascii_case("wss") => Some(443),
+        Some(s) if s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("ws") => Some(80),
+        _ => None,
+    });
+    match port {
+        Some(port) => Cow::Owned(format!("{host}:{port}")),
+        None => Cow::Owned(host.to_owned()),
+    }
+}
+
+#[cfg(feature = "hyper")]
+/// `peer` for an `http` 1 URI, falling back to a `Host` header value when the URI has no
+/// authority (an origin-form request handed to a connection).
+pub(crate) fn peer_of_uri(uri: &http::Uri, host_header: Option<&str>) -> Cow<'static, str> {
+    match uri.host() {
+        Some(host) => peer(uri.scheme_str(), host, uri.port_u16()),
+        None => match host_header {
+            Some(host) => Cow::Owned(host.to_owned()),
+            None => Cow::Borrowed(""),
+        },
+    }
+}
+
+/// Marks `span` with a response status: the tag, and the error flag from 500 up.
+pub(crate) fn record_status(span: SpanRef, status: u16) {
+    span.add_tag(TAG_STATUS, status_tag(status));
+    if status >= 500 {
+        span.set_error(true);
+    }
+}
+
+#[cfg(feature = "actix-web")]
+/// Logs `error` on `span` the way [`SpanRef::record_error`] does, without marking the
+/// span as failed (for an error response whose status decides that).
+pub(crate) fn log_error(span: SpanRef, error: &dyn fmt::Display) {
+    if span.is_recording() {
+        span.add_log([
+            ("event", Cow::Borrowed("error")),
+            ("error.kind", Cow::Borrowed("error")),
+            ("message", Cow::Owned(error.to_string())),
+        ]);
+    }
+}
+
+/// The tags known when a request starts.
+#[derive(Debug)]
+pub(crate) struct RequestTags {
+    pub(crate) method: Cow<'static, str>,
+    pub(crate) url: Cow<'static, str>,
+}
+
+impl RequestTags {
+    pub(crate) fn apply(self, span: SpanRef) {
+        span.add_tag(TAG_METHOD, self.method);
+        span.add_tag(TAG_URL, self.url);
+    }
+}
+
+#[cfg(any(feature = "tower", feature = "actix-web"))]
+/// What a finished request tells its span.
+pub(crate) trait Outcome {
+    /// Tags the status and marks errors on `span`.
+    fn record(&self, span: SpanRef);
+}
+
+#[cfg(any(feature = "tower", feature = "actix-web"))]
+impl<B, E: fmt::Display> Outcome for Result<http::Response<B>, E> {
+    fn record(&self, span: SpanRef) {
+        match self {
+            Ok(response) => record_status(span, response.status().as_u16()),
+            Err(error) => span.record_error(error),
+        }
+    }
+}
+
+#[cfg(any(feature = "tower", feature = "actix-web"))]
+pin_project! {
+    /// Runs inside an [`Instrumented`](crate::Instrumented) that opened a span of `kind`:
+    /// on the first poll it finds that span (the current one) and tags the request; when
+    /// the inner future completes it records the outcome.
+    #[derive(Debug)]
+    #[must_use = "futures do nothing unless polled"]
+    pub(crate) struct Record<F> {
+        #[pin]
+        inner: F,
+        kind: SpanKind,
+        tags: Option<RequestTags>,
+        span: Option<SpanRef>,
+    }
+}
+
+#[cfg(any(feature = "tower", feature = "actix-web"))]
+impl<F> Record<F> {
+    /// Records on the span of `kind` the future runs in.
+    pub(crate) fn new(inner: F, kind: SpanKind, tags: RequestTags) -> Self {
+        Record {
+            inner,
+            kind,
+            tags: Some(tags),
+            span: None,
+        }
+    }
+
+    /// Records nothing (the agent is off or the request is ignored).
+    pub(crate) fn off(inner: F) -> Self {
+        Record {
+            inner,
+            kind: SpanKind::Entry,
+            tags: None,
+            span: None,
+        }
+    }
+}
+
+#[cfg(any(feature = "tower", feature = "actix-web"))]
+impl<F> Future for Record<F>
+where
+    F: Future,
+    F::Output: Outcome,
+{
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        if let Some(tags) = this.tags.take() {
+            let span = super::support::current_span_of_kind(*this.kind);
+            tags.apply(span);
+            *this.span = Some(span);
+        }
+        let output = ready!(this.inner.poll(cx));
+        if let Some(span) = *this.span {
+            output.record(span);
+        }
+        Poll::Ready(output)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_without_allocation_for_common_values() {
+        assert!(matches!(method_tag("GET"), Cow::Borrowed("GET")));
+        assert_eq!(method_tag("PROPFIND"), "PROPFIND");
+        assert!(matches!(status_tag(404), Cow::Borrowed("404")));
+        assert_eq!(status_tag(418), "418");
+    }
+
+    #[test]
+    fn urls_never_carry_the_query() {
+        let uri: http::Uri = "/users/7?token=secret".parse().unwrap();
+        assert_eq!(url_tag(uri.scheme_str(), None, uri.path()), "/users/7");
+        let uri: http::Uri = "http://api:8080/users/7?token=secret".parse().unwrap();
+        assert_eq!(
+            url_tag(
+                uri.scheme_str(),
+                uri.authority().map(|a| a.as_str()),
+                uri.path()
+            ),
+            "http://api:8080/users/7"
+        );
+        assert_eq!(url_tag(Some("http"), Some("a"), ""), "http://a/");
+    }
+
+    #[cfg(feature = "hyper")]
+    #[test]
+    fn peers_have_a_port() {
+        let peer_of = |s: &str| peer_of_uri(&s.parse().unwrap(), None);
+        assert_eq!(peer_of("http://api/x"), "api:80");
+        assert_eq!(peer_of("https://api/x"), "api:443");
+        assert_eq!(peer_of("http://api:8080/x"), "api:8080");
+        assert_eq!(peer_of("http://[::1]:9000/x"), "[::1]:9000");
+        assert_eq!(
+            peer_of_uri(&"/x".parse().unwrap(), Some("api:81")),
+            "api:81"
+        );
+        assert_eq!(peer_of_uri(&"/x".parse().unwrap(), None), "");
+    }
+
+    #[test]
+    fn operation_names() {
+        assert_eq!(operation_name("GET", "/users/{id}"), "GET /users/{id}");
+    }
+}
