@@ -47,9 +47,15 @@ fn pool() -> &'static ArrayQueue<Box<SegmentRecord>> {
 /// A cleared segment for `trace_id`, from the pool when one is free.
 #[inline]
 pub(crate) fn take_segment(trace_id: TraceId) -> Box<SegmentRecord> {
-    let mut segment = pool()
-        .pop()
-        .unwrap_or_else(|| Box::new(SegmentRecord::with_capacity(INITIAL_SPAN_CAPACITY)));
+    let mut segment = pool().pop().unwrap_or_else(|| {
+        // The pool is empty (the reporter is behind): size the new buffer like this
+        // thread's last segment, so it is allocated once rather than grown.
+        let capacity = LAST_SPANS
+            .try_with(Cell::get)
+            .unwrap_or(0)
+            .clamp(INITIAL_SPAN_CAPACITY, POOLED_SPAN_CAPACITY);
+        Box::new(SegmentRecord::with_capacity(capacity))
+    });
     segment.reset(trace_id);
     segment
 }
@@ -57,6 +63,7 @@ pub(crate) fn take_segment(trace_id: TraceId) -> Box<SegmentRecord> {
 /// Queues a finished segment for the reporter; drops and counts it when the queue is full.
 #[inline]
 pub(crate) fn submit(segment: Box<SegmentRecord>) {
+    let _ = LAST_SPANS.try_with(|last| last.set(segment.spans.len()));
     let spans = segment.spans.len() as u64;
     stats::add_spans(spans);
     let queue = queue();
@@ -109,6 +116,8 @@ pub(crate) fn recycle_segment(mut segment: Box<SegmentRecord>) {
 }
 
 thread_local! {
+    /// Spans in the last segment this thread finished.
+    static LAST_SPANS: Cell<usize> = const { Cell::new(0) };
     static SPARE_CONTEXT: Cell<Option<Box<Context>>> = const { Cell::new(None) };
 }
 

@@ -20,6 +20,8 @@ pub(crate) fn encode_segment(record: &mut SegmentRecord, identity: &Identity, ou
     record.tags.sort_by_key(|(span, ..)| *span);
     record.logs.sort_by_key(|(span, _)| *span);
     let record = &*record;
+    // A span is ~60 bytes on the wire without tags: reserve once, not per field.
+    out.reserve(64 + record.spans.len() * 64 + record.tags.len() * 24);
     trace_id(1, &record.trace_id, out);
     id_field(2, record.segment_id, out);
     let mut tags = &record.tags[..];
@@ -32,6 +34,8 @@ pub(crate) fn encode_segment(record: &mut SegmentRecord, identity: &Identity, ou
         let fields = SpanFields {
             id,
             span,
+            start_ms: crate::clock::to_epoch_ms(span.start),
+            end_ms: crate::clock::to_epoch_ms(span.end),
             reference,
             tags: span_tags,
             logs: span_logs,
@@ -57,6 +61,8 @@ fn take_prefix<'a, T>(items: &mut &'a [T], pred: impl Fn(&T) -> bool) -> &'a [T]
 struct SpanFields<'a> {
     id: i32,
     span: &'a SpanRecord,
+    start_ms: i64,
+    end_ms: i64,
     reference: Option<&'a RefRecord>,
     tags: &'a [(i32, Str, Str)],
     logs: &'a [(i32, LogRecord)],
@@ -68,8 +74,8 @@ impl SpanFields<'_> {
         let s = self.span;
         let mut n = int32_len(1, self.id)
             + int32_len(2, s.parent_id)
-            + int64_len(3, crate::clock::to_epoch_ms(s.start))
-            + int64_len(4, crate::clock::to_epoch_ms(s.end));
+            + int64_len(3, self.start_ms)
+            + int64_len(4, self.end_ms);
         if let Some(r) = self.reference {
             n += nested_len(5, reference_len(r, self.identity));
         }
@@ -92,8 +98,8 @@ impl SpanFields<'_> {
         let s = self.span;
         int32(1, self.id, out);
         int32(2, s.parent_id, out);
-        int64(3, crate::clock::to_epoch_ms(s.start), out);
-        int64(4, crate::clock::to_epoch_ms(s.end), out);
+        int64(3, self.start_ms, out);
+        int64(4, self.end_ms, out);
         if let Some(r) = self.reference {
             key(5, LEN, out);
             varint(reference_len(r, self.identity) as u64, out);
@@ -207,12 +213,21 @@ fn key(field: u32, wire_type: u8, out: &mut Vec<u8>) {
     varint(u64::from(field << 3 | u32::from(wire_type)), out);
 }
 
+#[inline(always)]
 fn varint(mut value: u64, out: &mut Vec<u8>) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
+    if value < 0x80 {
+        out.push(value as u8);
+        return;
     }
-    out.push(value as u8);
+    let mut buf = [0u8; 10];
+    let mut n = 0;
+    while value >= 0x80 {
+        buf[n] = (value as u8) | 0x80;
+        value >>= 7;
+        n += 1;
+    }
+    buf[n] = value as u8;
+    out.extend_from_slice(&buf[..=n]);
 }
 
 fn varint_len(value: u64) -> usize {
@@ -281,9 +296,11 @@ fn id_field(field: u32, id: Id, out: &mut Vec<u8>) {
     key(field, LEN, out);
     out.push(32);
     let value = id.as_u128();
-    for shift in (0..32).rev() {
-        out.push(HEX[((value >> (shift * 4)) & 0xf) as usize]);
+    let mut hex = [0u8; 32];
+    for (i, digit) in hex.iter_mut().enumerate() {
+        *digit = HEX[((value >> ((31 - i) * 4)) & 0xf) as usize];
     }
+    out.extend_from_slice(&hex);
 }
 
 fn trace_id(field: u32, id: &TraceId, out: &mut Vec<u8>) {
