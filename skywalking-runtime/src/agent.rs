@@ -11,7 +11,7 @@ use crate::diag::diag;
 use crate::error::Error;
 use crate::propagation::CorrelationLimits;
 use crate::reporter::encode::Identity;
-use crate::reporter::worker::{Custom, Sink, Worker};
+use crate::reporter::worker::{Custom, Meters, Sink, Worker};
 use crate::reporter::{Reporter, queue};
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
@@ -110,6 +110,12 @@ type Override = Box<dyn FnOnce(&mut Config) + Send>;
 /// - while OAP is unreachable, segments wait in the bounded queue; beyond it they are
 ///   dropped and counted ([`stats()`](crate::stats())), so memory stays bounded and
 ///   callers never block. Problems are logged once on stderr (see `SW_LOG_LEVEL`).
+///
+/// The same thread and connection carry log records at or above
+/// [`log_reporter_level`](AgentBuilder::log_reporter_level) (from the `log` and `tracing`
+/// integrations; a queue of their own with the same bound and drop rule) and, every
+/// [`meter_collect_interval`](AgentBuilder::meter_collect_interval), the
+/// [meters](crate::meter).
 ///
 /// ```
 /// use skywalking_runtime::{Agent, Reporter};
@@ -304,6 +310,25 @@ impl AgentBuilder {
         })
     }
 
+    /// Log records at or above this level are sent to OAP with their trace context
+    /// (`SW_AGENT_LOG_REPORTER_LEVEL`, default [`LogLevel::Warn`](crate::LogLevel);
+    /// [`LogLevel::Off`](crate::LogLevel) sends none). Records come from the `log` and
+    /// `tracing` integrations.
+    pub fn log_reporter_level(self, level: crate::LogLevel) -> Self {
+        self.set(move |c| c.log_reporter_level = level)
+    }
+
+    /// Whether meters are reported (`SW_AGENT_METER_REPORTER_ACTIVE`, default true).
+    pub fn meter_active(self, active: bool) -> Self {
+        self.set(move |c| c.meter_active = active)
+    }
+
+    /// How often meters are collected and sent (`SW_AGENT_METER_COLLECT_INTERVAL`,
+    /// default 20 s).
+    pub fn meter_collect_interval(self, interval: Duration) -> Self {
+        self.set(move |c| c.meter_collect_interval = interval)
+    }
+
     /// Turns every span into a no-op and starts no reporter (`SW_AGENT_DISABLE`).
     pub fn disabled(self, disabled: bool) -> Self {
         self.set(move |c| c.disabled = disabled)
@@ -370,7 +395,13 @@ impl AgentBuilder {
             None
         } else {
             let sink = sink.ok_or(Error::NoReporter)?;
-            let worker = Worker::start(sink, config.flush_interval).map_err(Error::Thread)?;
+            crate::meter::on_agent_start();
+            let meters = config
+                .meter_active
+                .then(|| Meters::every(config.meter_collect_interval));
+            let worker =
+                Worker::start(sink, config.flush_interval, meters).map_err(Error::Thread)?;
+            crate::logging::configure(config.log_reporter_level, config.max_send_queue);
             Some(worker)
         };
         *running = Some(worker);
@@ -447,6 +478,7 @@ pub fn flush(timeout: Duration) -> bool {
 pub fn shutdown(timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     ENABLED.store(false, Ordering::Release);
+    crate::logging::disable();
     let running = RUNNING.lock().ok().and_then(|mut r| r.take());
     if let Ok(mut slot) = IGNORE.write() {
         *slot = None;

@@ -8,11 +8,14 @@ use std::time::Duration;
 
 use crate::diag::Level;
 use crate::error::Error;
+use crate::logging::LogLevel;
 
 /// The default collector address.
 pub const DEFAULT_BACKEND: &str = "127.0.0.1:11800";
 /// The default heartbeat (`keepAlive`) period, `SW_AGENT_REPORTER_CHECK_INTERVAL`.
 pub const DEFAULT_CHECK_INTERVAL: Duration = Duration::from_secs(30);
+/// The default period of meter collection, `SW_AGENT_METER_COLLECT_INTERVAL`.
+pub const DEFAULT_METER_COLLECT_INTERVAL: Duration = Duration::from_secs(20);
 /// The default service name when `SW_AGENT_NAME` is not set.
 pub const DEFAULT_SERVICE: &str = "rust-service";
 /// The default of `SW_AGENT_IGNORE_SUFFIX`, the Java agent's list.
@@ -76,6 +79,9 @@ pub(crate) struct IgnoreRules {
 /// | `SW_AGENT_CORRELATION_MAX_VALUE_SIZE` | `128` | a non-negative integer, bytes |
 /// | `SW_AGENT_PROTOCOL` | `grpc` | `grpc` (the only transport so far) |
 /// | `SW_AGENT_DISABLE` | `false` | a boolean: `true` turns every span into a no-op |
+/// | `SW_AGENT_LOG_REPORTER_LEVEL` | `WARN` | `off`, `error`, `warn`, `info`, `debug` or `trace`, any case: `log` and `tracing` records at or above it are sent to OAP (features `log`, `tracing`); `off` sends none |
+/// | `SW_AGENT_METER_REPORTER_ACTIVE` | `true` | a boolean: `false` sends no meter |
+/// | `SW_AGENT_METER_COLLECT_INTERVAL` | `20` | a positive number of seconds between two meter reports (see [`meter`](crate::meter)) |
 /// | `SW_LOG_LEVEL` | `warn` | `off`, `error`, `warn`, `info`, `debug` or `trace`: the agent's own diagnostics, on stderr |
 ///
 /// An empty variable counts as unset. The TLS client certificate and key go together;
@@ -118,6 +124,9 @@ pub struct Config {
     pub(crate) protocol: Protocol,
     pub(crate) disabled: bool,
     pub(crate) log_level: Level,
+    pub(crate) log_reporter_level: LogLevel,
+    pub(crate) meter_active: bool,
+    pub(crate) meter_collect_interval: Duration,
     pub(crate) flush_interval: Duration,
     pub(crate) shutdown_timeout: Duration,
 }
@@ -148,6 +157,9 @@ impl std::fmt::Debug for Config {
             .field("protocol", &self.protocol)
             .field("disabled", &self.disabled)
             .field("log_level", &self.log_level)
+            .field("log_reporter_level", &self.log_reporter_level)
+            .field("meter_active", &self.meter_active)
+            .field("meter_collect_interval", &self.meter_collect_interval)
             .field("flush_interval", &self.flush_interval)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .finish()
@@ -178,6 +190,9 @@ impl Default for Config {
             protocol: Protocol::Grpc,
             disabled: false,
             log_level: Level::Warn,
+            log_reporter_level: LogLevel::Warn,
+            meter_active: true,
+            meter_collect_interval: DEFAULT_METER_COLLECT_INTERVAL,
             flush_interval: crate::agent::DEFAULT_FLUSH_INTERVAL,
             shutdown_timeout: crate::agent::DEFAULT_SHUTDOWN_TIMEOUT,
         }
@@ -266,6 +281,9 @@ const CORRELATION_VALUE: Var = Var::new(&["SW_AGENT_CORRELATION_MAX_VALUE_SIZE"]
 const PROTOCOL: Var = Var::new(&["SW_AGENT_PROTOCOL"]);
 const DISABLE: Var = Var::new(&["SW_AGENT_DISABLE"]);
 const LOG_LEVEL: Var = Var::new(&["SW_LOG_LEVEL"]);
+const LOG_REPORTER_LEVEL: Var = Var::new(&["SW_AGENT_LOG_REPORTER_LEVEL"]);
+const METER_ACTIVE: Var = Var::new(&["SW_AGENT_METER_REPORTER_ACTIVE"]);
+const METER_INTERVAL: Var = Var::new(&["SW_AGENT_METER_COLLECT_INTERVAL"]);
 
 impl Config {
     /// The defaults, without reading the environment (the same as `Config::default()`).
@@ -375,6 +393,19 @@ impl Config {
         )? {
             config.log_level = level;
         }
+        if let Some(level) = env.parse(
+            &LOG_REPORTER_LEVEL,
+            "off, error, warn, info, debug or trace",
+            LogLevel::parse,
+        )? {
+            config.log_reporter_level = level;
+        }
+        if let Some(on) = env.parse(&METER_ACTIVE, BOOL_FORM, parse_bool)? {
+            config.meter_active = on;
+        }
+        if let Some(d) = env.parse(&METER_INTERVAL, SECONDS_FORM, parse_seconds)? {
+            config.meter_collect_interval = d;
+        }
         Ok(config)
     }
 
@@ -415,6 +446,9 @@ impl Config {
                 "0".to_owned(),
                 "a positive number of seconds",
             );
+        }
+        if self.meter_collect_interval.is_zero() {
+            return invalid(METER_INTERVAL.names[0], "0".to_owned(), SECONDS_FORM);
         }
         match (&self.tls.client_cert_path, &self.tls.client_key_path) {
             (Some(_), None) => {
@@ -514,6 +548,21 @@ impl Config {
         self.disabled
     }
 
+    /// The threshold of log reporting (`SW_AGENT_LOG_REPORTER_LEVEL`).
+    pub fn log_reporter_level(&self) -> LogLevel {
+        self.log_reporter_level
+    }
+
+    /// Whether meters are reported (`SW_AGENT_METER_REPORTER_ACTIVE`).
+    pub fn meter_active(&self) -> bool {
+        self.meter_active
+    }
+
+    /// The period of meter reports (`SW_AGENT_METER_COLLECT_INTERVAL`).
+    pub fn meter_collect_interval(&self) -> Duration {
+        self.meter_collect_interval
+    }
+
     /// The correlation limits (`SW_AGENT_CORRELATION_MAX_KEY_COUNT` / `_MAX_VALUE_SIZE`).
     pub fn correlation_limits(&self) -> crate::propagation::CorrelationLimits {
         crate::propagation::CorrelationLimits::new(
@@ -524,6 +573,15 @@ impl Config {
 }
 
 const BOOL_FORM: &str = "true or false";
+const SECONDS_FORM: &str = "a positive number of seconds";
+
+fn parse_seconds(value: &str) -> Option<Duration> {
+    value
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0 && *s < 1e9)
+        .map(Duration::from_secs_f64)
+}
 
 fn parse_bool(value: &str) -> Option<bool> {
     match value.to_ascii_lowercase().as_str() {
@@ -605,6 +663,9 @@ mod tests {
         assert!(!config.disabled);
         assert!(!config.tls_enabled());
         assert_eq!(config.log_level, Level::Warn);
+        assert_eq!(config.log_reporter_level, LogLevel::Warn);
+        assert!(config.meter_active);
+        assert_eq!(config.meter_collect_interval, Duration::from_secs(20));
         config.validate().unwrap();
     }
 
@@ -637,6 +698,9 @@ mod tests {
             ("SW_AGENT_PROTOCOL", "grpc"),
             ("SW_AGENT_DISABLE", "yes"),
             ("SW_LOG_LEVEL", "DEBUG"),
+            ("SW_AGENT_LOG_REPORTER_LEVEL", "info"),
+            ("SW_AGENT_METER_REPORTER_ACTIVE", "false"),
+            ("SW_AGENT_METER_COLLECT_INTERVAL", "2.5"),
         ])
         .unwrap();
         assert_eq!(config.service, "checkout");
@@ -659,6 +723,9 @@ mod tests {
         assert_eq!(config.protocol, Protocol::Grpc);
         assert!(config.disabled);
         assert_eq!(config.log_level, Level::Debug);
+        assert_eq!(config.log_reporter_level, LogLevel::Info);
+        assert!(!config.meter_active);
+        assert_eq!(config.meter_collect_interval, Duration::from_millis(2500));
         config.validate().unwrap();
         assert!(
             !format!("{config:?}").contains("s3cret"),
@@ -741,6 +808,22 @@ mod tests {
             ("SW_AGENT_PROTOCOL", "kafka", "grpc"),
             ("SW_AGENT_DISABLE", "nope", "true or false"),
             ("SW_LOG_LEVEL", "loud", "off, error, warn"),
+            ("SW_AGENT_LOG_REPORTER_LEVEL", "fatal", "off, error, warn"),
+            (
+                "SW_AGENT_METER_REPORTER_ACTIVE",
+                "sometimes",
+                "true or false",
+            ),
+            (
+                "SW_AGENT_METER_COLLECT_INTERVAL",
+                "0",
+                "positive number of seconds",
+            ),
+            (
+                "SW_AGENT_METER_COLLECT_INTERVAL",
+                "20s",
+                "positive number of seconds",
+            ),
             ("SW_AGENT_COLLECTOR_BACKEND_SERVICES", "oap", "host:port"),
             (
                 "SW_AGENT_COLLECTOR_BACKEND_SERVICES",

@@ -52,9 +52,12 @@ mod diag;
 mod error;
 mod future;
 mod id;
+pub mod integrations;
+mod log_context;
+mod logging;
+pub mod meter;
 mod panic_hook;
 mod propagate;
-pub mod integrations;
 pub mod propagation;
 mod record;
 mod reporter;
@@ -67,14 +70,16 @@ pub use agent::{
     DEFAULT_SPAN_LIMIT, flush, init, shutdown,
 };
 pub use config::{
-    Config, DEFAULT_BACKEND, DEFAULT_CHECK_INTERVAL, DEFAULT_IGNORE_SUFFIX, DEFAULT_SERVICE,
-    Protocol,
+    Config, DEFAULT_BACKEND, DEFAULT_CHECK_INTERVAL, DEFAULT_IGNORE_SUFFIX,
+    DEFAULT_METER_COLLECT_INTERVAL, DEFAULT_SERVICE, Protocol,
 };
 pub use error::Error;
 #[cfg(feature = "tokio")]
 pub use future::spawn;
 pub use future::{ContextSnapshot, FutureExt, Instrumented};
 pub use id::Id;
+pub use log_context::{LogContext, NOT_AVAILABLE, segment_id, span_id};
+pub use logging::LogLevel;
 pub use propagate::{correlation, set_correlation};
 pub use record::{SpanKind, SpanLayer, TraceId, component};
 pub use reporter::Reporter;

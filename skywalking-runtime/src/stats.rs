@@ -6,6 +6,9 @@
 //! - finished segments = `segments_queued` + `segments_dropped_queue_full`;
 //! - `segments_queued` = `segments_sent` + (`segments_dropped` −
 //!   `segments_dropped_queue_full`) + what still waits in the queue.
+//!
+//! Log records (`logs_*`) follow the same identities with their own queue. Meter data
+//! are not queued: each collection is sent or dropped whole (`meters_*`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -18,6 +21,12 @@ static SEND_ERRORS: AtomicU64 = AtomicU64::new(0);
 static AUTH_ERRORS: AtomicU64 = AtomicU64::new(0);
 static RECONNECTS: AtomicU64 = AtomicU64::new(0);
 static UNSAMPLED: AtomicU64 = AtomicU64::new(0);
+static LOGS_QUEUED: AtomicU64 = AtomicU64::new(0);
+static LOGS_SENT: AtomicU64 = AtomicU64::new(0);
+static LOGS_DROPPED: AtomicU64 = AtomicU64::new(0);
+static LOGS_DROPPED_QUEUE_FULL: AtomicU64 = AtomicU64::new(0);
+static METERS_SENT: AtomicU64 = AtomicU64::new(0);
+static METERS_DROPPED: AtomicU64 = AtomicU64::new(0);
 
 /// A snapshot of the agent's counters since the process started.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -45,6 +54,18 @@ pub struct Stats {
     pub reconnects: u64,
     /// Traces not sampled.
     pub traces_unsampled: u64,
+    /// Log records put on the log queue (see `SW_AGENT_LOG_REPORTER_LEVEL`).
+    pub logs_queued: u64,
+    /// Log records the collector accepted.
+    pub logs_sent: u64,
+    /// Log records dropped for any reason (as for segments).
+    pub logs_dropped: u64,
+    /// The part of `logs_dropped` that never entered the queue because it was full.
+    pub logs_dropped_queue_full: u64,
+    /// Meter data (one per meter and label set per collection) the collector accepted.
+    pub meters_sent: u64,
+    /// Meter data dropped: the collector was unreachable or failed the call.
+    pub meters_dropped: u64,
 }
 
 /// Reads the counters.
@@ -64,6 +85,12 @@ pub fn stats() -> Stats {
         auth_errors: AUTH_ERRORS.load(Ordering::Relaxed),
         reconnects: RECONNECTS.load(Ordering::Relaxed),
         traces_unsampled: UNSAMPLED.load(Ordering::Relaxed),
+        logs_queued: LOGS_QUEUED.load(Ordering::Relaxed),
+        logs_sent: LOGS_SENT.load(Ordering::Relaxed),
+        logs_dropped: LOGS_DROPPED.load(Ordering::Relaxed),
+        logs_dropped_queue_full: LOGS_DROPPED_QUEUE_FULL.load(Ordering::Relaxed),
+        meters_sent: METERS_SENT.load(Ordering::Relaxed),
+        meters_dropped: METERS_DROPPED.load(Ordering::Relaxed),
     }
 }
 
@@ -99,4 +126,25 @@ pub(crate) fn reconnect() {
 }
 pub(crate) fn trace_unsampled() {
     UNSAMPLED.fetch_add(1, Ordering::Relaxed);
+}
+pub(crate) fn log_queued() {
+    LOGS_QUEUED.fetch_add(1, Ordering::Relaxed);
+}
+/// A log record the full queue turned away.
+pub(crate) fn log_dropped() {
+    LOGS_DROPPED_QUEUE_FULL.fetch_add(1, Ordering::Relaxed);
+    LOGS_DROPPED.fetch_add(1, Ordering::Relaxed);
+}
+/// Queued log records the reporter could not deliver.
+pub(crate) fn logs_undelivered(n: u64) {
+    LOGS_DROPPED.fetch_add(n, Ordering::Relaxed);
+}
+pub(crate) fn logs_sent(n: u64) {
+    LOGS_SENT.fetch_add(n, Ordering::Relaxed);
+}
+pub(crate) fn meters_sent(n: u64) {
+    METERS_SENT.fetch_add(n, Ordering::Relaxed);
+}
+pub(crate) fn meters_dropped(n: u64) {
+    METERS_DROPPED.fetch_add(n, Ordering::Relaxed);
 }

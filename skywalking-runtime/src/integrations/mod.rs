@@ -56,9 +56,13 @@ pub mod actix_web;
 pub mod axum;
 #[cfg(feature = "hyper")]
 pub mod hyper;
+#[cfg(feature = "log")]
+pub mod log;
 #[cfg(feature = "reqwest")]
 pub mod reqwest;
 #[cfg(feature = "tonic")]
 pub mod tonic;
 #[cfg(feature = "tower")]
 pub mod tower;
+#[cfg(feature = "tracing")]
+pub mod tracing;

@@ -3,6 +3,11 @@
 //!
 //! - **Segments**: each batch goes out as one `TraceSegmentReportService/collect` client
 //!   stream; its segments count as sent when OAP answers, as dropped when the call fails.
+//! - **Logs**: each batch of log records goes out as one `LogReportService/collect`
+//!   stream, and **meters** as one `MeterReportService/collectBatch` stream per
+//!   collection, counted the same way. All three go through one helper
+//!   ([`GrpcSink::stream`]) over the same connection, so they share its authentication,
+//!   TLS, timeouts, failover and backoff.
 //! - **Heartbeat**: `ManagementService/keepAlive` every check interval
 //!   (`SW_AGENT_REPORTER_CHECK_INTERVAL`), and `reportInstanceProperties` on every new
 //!   connection and then every [`PROPERTIES_EVERY`] heartbeats.
@@ -22,8 +27,8 @@ use std::time::{Duration, Instant};
 
 use prost::Message;
 use prost::bytes::{Buf, BufMut, Bytes};
-use skywalking_proto::v3::Commands;
 use skywalking_proto::v3::management_service_client::ManagementServiceClient;
+use skywalking_proto::v3::{Commands, MeterData};
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::metadata::{AsciiMetadataValue, MetadataValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity as TlsIdentity};
@@ -37,6 +42,8 @@ use super::worker::Sink;
 use crate::config::{Config, strip_scheme};
 use crate::diag::diag;
 use crate::error::Error;
+use crate::logging::{self, LogItem};
+use crate::meter;
 use crate::record::SegmentRecord;
 use crate::stats;
 
@@ -47,9 +54,14 @@ pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// The path of the segment stream.
 const COLLECT: &str = "/skywalking.v3.TraceSegmentReportService/collect";
+/// The path of the log stream.
+const COLLECT_LOGS: &str = "/skywalking.v3.LogReportService/collect";
+/// The path of the meter stream.
+const COLLECT_METERS: &str = "/skywalking.v3.MeterReportService/collectBatch";
 
-/// Sends segments already encoded by [`wire`] (so no `SegmentObject` is built) and
-/// decodes OAP's `Commands` answer.
+/// Sends messages already encoded (segments by [`wire`], so no `SegmentObject` is built;
+/// logs and meters by prost) and decodes OAP's `Commands` answer, which all three
+/// services return.
 #[derive(Debug, Clone, Copy, Default)]
 struct SegmentBytesCodec;
 
@@ -99,7 +111,8 @@ struct Backend {
 /// An established connection.
 struct Connection {
     backend: usize,
-    traces: tonic::client::Grpc<Channel>,
+    /// Client streams of pre-encoded messages, on any path.
+    streams: tonic::client::Grpc<Channel>,
     management: ManagementServiceClient<Channel>,
 }
 
@@ -259,6 +272,8 @@ impl GrpcSink {
             match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .thread_name("skywalking-reporter")
+                // Its blocking threads (DNS) are the reporter's too: never report their logs.
+                .on_thread_start(crate::logging::mute_this_thread)
                 .build()
             {
                 Ok(runtime) => self.runtime = Some(runtime),
@@ -346,11 +361,11 @@ impl GrpcSink {
     }
 
     fn on_connected(&mut self, index: usize, channel: Channel) {
-        let traces = tonic::client::Grpc::new(channel.clone());
+        let streams = tonic::client::Grpc::new(channel.clone());
         let management = ManagementServiceClient::new(channel);
         self.connection = Some(Connection {
             backend: index,
-            traces,
+            streams,
             management,
         });
         self.next_backend = index;
@@ -494,6 +509,33 @@ impl GrpcSink {
 }
 
 impl GrpcSink {
+    /// Sends `items`, each one encoded message, as one client stream on `path`, and
+    /// handles the outcome (backoff, reconnection, logging once). True when OAP answered.
+    fn stream(
+        &mut self,
+        path: &'static str,
+        items: Vec<Bytes>,
+        deadline: Option<Instant>,
+        what: &str,
+    ) -> bool {
+        let Some(connection) = &self.connection else {
+            return false;
+        };
+        let mut client = connection.streams.clone();
+        let request = self.request(tokio_stream::iter(items));
+        let result = self.block_on(deadline, async move {
+            client.ready().await.map_err(|e| {
+                Status::unavailable(format!("connection not ready: {}", crate::diag::chain(&e)))
+            })?;
+            let path = http::uri::PathAndQuery::from_static(path);
+            client
+                .client_streaming::<_, Bytes, Commands, _>(request, path, SegmentBytesCodec)
+                .await
+                .map(drop)
+        });
+        self.outcome(result, what)
+    }
+
     fn heartbeat_if_due(&mut self, deadline: Option<Instant>) {
         let now = Instant::now();
         if self.connection.is_none() || now < self.next_heartbeat {
@@ -531,11 +573,10 @@ impl Sink for GrpcSink {
 
     fn send(&mut self, batch: &mut [Box<SegmentRecord>], deadline: Option<Instant>) {
         let n = batch.len() as u64;
-        let Some(connection) = &self.connection else {
+        if self.connection.is_none() {
             stats::segments_undelivered(n);
             return;
-        };
-        let mut client = connection.traces.clone();
+        }
         // One buffer for the batch, sliced into one `Bytes` per segment (no copy).
         let mut buffer = Vec::with_capacity(self.last_batch_bytes + self.last_batch_bytes / 8);
         let mut bounds = Vec::with_capacity(batch.len());
@@ -547,21 +588,42 @@ impl Sink for GrpcSink {
         self.last_batch_bytes = buffer.len();
         let buffer = Bytes::from(buffer);
         let items: Vec<Bytes> = bounds.into_iter().map(|r| buffer.slice(r)).collect();
-        let request = self.request(tokio_stream::iter(items));
-        let result = self.block_on(deadline, async move {
-            client.ready().await.map_err(|e| {
-                Status::unavailable(format!("connection not ready: {}", crate::diag::chain(&e)))
-            })?;
-            let path = http::uri::PathAndQuery::from_static(COLLECT);
-            client
-                .client_streaming::<_, Bytes, Commands, _>(request, path, SegmentBytesCodec)
-                .await
-                .map(drop)
-        });
-        if self.outcome(result, "segments") {
+        if self.stream(COLLECT, items, deadline, "segments") {
             stats::segments_sent(n);
         } else {
             stats::segments_undelivered(n);
+        }
+    }
+
+    fn send_logs(&mut self, batch: &[Box<LogItem>], deadline: Option<Instant>) {
+        let n = batch.len() as u64;
+        let items = batch
+            .iter()
+            .map(|item| Bytes::from(logging::encode::log(item, &self.identity).encode_to_vec()))
+            .collect();
+        if self.stream(COLLECT_LOGS, items, deadline, "logs") {
+            stats::logs_sent(n);
+        } else {
+            stats::logs_undelivered(n);
+        }
+    }
+
+    fn send_meters(&mut self, data: Vec<MeterData>, deadline: Option<Instant>) {
+        let n = data.len() as u64;
+        let batches = meter::batches(
+            data,
+            &self.identity.service,
+            &self.identity.instance,
+            crate::clock::now_epoch_ms(),
+        );
+        let items = batches
+            .iter()
+            .map(|batch| Bytes::from(batch.encode_to_vec()))
+            .collect();
+        if self.stream(COLLECT_METERS, items, deadline, "meters") {
+            stats::meters_sent(n);
+        } else {
+            stats::meters_dropped(n);
         }
     }
 

@@ -3,7 +3,9 @@
 //! Application threads push finished segments into a bounded queue ([`queue`], never
 //! blocking, drops counted). One named thread, `skywalking-reporter`, drains it in
 //! batches, encodes the segments to protocol messages and hands them to the gRPC client
-//! (the default, feature `grpc`) or to a user's [`Reporter`].
+//! (the default, feature `grpc`) or to a user's [`Reporter`]. Log records travel the same
+//! way through a queue of their own ([`crate::logging`]), and the same thread collects
+//! and sends the meters ([`crate::meter`]) on their own period.
 
 #[cfg(feature = "grpc")]
 pub(crate) mod backoff;
@@ -19,7 +21,7 @@ pub(crate) mod worker;
 
 use std::time::Instant;
 
-use skywalking_proto::v3::SegmentObject;
+use skywalking_proto::v3::{LogData, MeterDataCollection, SegmentObject};
 
 /// Where encoded segments go, instead of the default gRPC reporter: set one with
 /// [`AgentBuilder::reporter`](crate::AgentBuilder::reporter). Called on the reporter
@@ -29,7 +31,7 @@ use skywalking_proto::v3::SegmentObject;
 ///
 /// ```
 /// use skywalking_runtime::Reporter;
-/// use skywalking_proto::v3::SegmentObject;
+/// use skywalking_proto::v3::{LogData, MeterDataCollection, SegmentObject};
 ///
 /// #[derive(Default)]
 /// struct Count(usize);
@@ -43,6 +45,19 @@ use skywalking_proto::v3::SegmentObject;
 pub trait Reporter: Send + 'static {
     /// Takes a batch of finished segments.
     fn report(&mut self, segments: Vec<SegmentObject>);
+
+    /// Takes a batch of log records (see `SW_AGENT_LOG_REPORTER_LEVEL` and the `log` and
+    /// `tracing` integrations). They are dropped by default.
+    fn report_logs(&mut self, logs: Vec<LogData>) {
+        let _ = logs;
+    }
+
+    /// Takes one collection of meters (see [`meter`](crate::meter)), split into
+    /// `MeterDataCollection`s as `collectBatch` would send them. They are dropped by
+    /// default.
+    fn report_meters(&mut self, meters: Vec<MeterDataCollection>) {
+        let _ = meters;
+    }
 
     /// Called on every turn of the reporter loop (at least once per flush interval), for
     /// periodic work such as heartbeats.

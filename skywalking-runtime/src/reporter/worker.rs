@@ -17,6 +17,13 @@
 //! A flush drains the whole queue, trying to connect at once if the sink is backing off;
 //! a shutdown does the same and then counts whatever could not be sent as dropped, so
 //! `queued == sent + dropped (not queue-full)` holds at the end.
+//!
+//! Log records have a queue of their own, drained on the same turns, in batches of the
+//! same size, under the same rules. Meters are collected every meter interval when the
+//! sink is ready (and dropped, counted, when it is not), and once more at shutdown.
+//!
+//! The thread is muted for log reporting: what tonic, hyper or h2 log while the reporter
+//! sends is never reported back.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -24,11 +31,13 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
-use skywalking_proto::v3::SegmentObject;
+use skywalking_proto::v3::{self, SegmentObject};
 
 use super::Reporter;
 use super::encode::{self, Identity};
 use super::queue;
+use crate::logging::{self, LogItem};
+use crate::meter::{self, ProcessSampler};
 use crate::record::SegmentRecord;
 use crate::stats;
 
@@ -66,6 +75,13 @@ pub(crate) trait Sink: Send {
     /// records go back to the pool afterwards.
     fn send(&mut self, batch: &mut [Box<SegmentRecord>], deadline: Option<Instant>);
 
+    /// Encodes and sends one batch of log records, and counts them as sent or dropped.
+    fn send_logs(&mut self, batch: &[Box<LogItem>], deadline: Option<Instant>);
+
+    /// Sends one collection of meters (service, instance and timestamp still unset), and
+    /// counts them as sent or dropped.
+    fn send_meters(&mut self, data: Vec<v3::MeterData>, deadline: Option<Instant>);
+
     /// Periodic work, once per turn of the loop.
     fn tick(&mut self);
 
@@ -93,6 +109,27 @@ impl Sink for Custom {
         stats::segments_sent(batch.len() as u64);
     }
 
+    fn send_logs(&mut self, batch: &[Box<LogItem>], _deadline: Option<Instant>) {
+        let encoded = batch
+            .iter()
+            .map(|item| logging::encode::log(item, &self.identity))
+            .collect();
+        self.reporter.report_logs(encoded);
+        stats::logs_sent(batch.len() as u64);
+    }
+
+    fn send_meters(&mut self, data: Vec<v3::MeterData>, _deadline: Option<Instant>) {
+        let n = data.len() as u64;
+        let batches = meter::batches(
+            data,
+            &self.identity.service,
+            &self.identity.instance,
+            crate::clock::now_epoch_ms(),
+        );
+        self.reporter.report_meters(batches);
+        stats::meters_sent(n);
+    }
+
     fn tick(&mut self) {
         self.reporter.tick();
     }
@@ -103,7 +140,12 @@ impl Sink for Custom {
 }
 
 enum Request {
-    Flush(Instant, mpsc::Sender<bool>),
+    /// Flush by the deadline and answer; with `last`, send the meters too (shutdown).
+    Flush {
+        deadline: Instant,
+        done: mpsc::Sender<bool>,
+        last: bool,
+    },
 }
 
 /// The running worker.
@@ -127,13 +169,42 @@ struct Loop {
     /// Boxed: segments travel through the queue and the pool as boxes.
     #[allow(clippy::vec_box)]
     batch: Vec<Box<SegmentRecord>>,
+    #[allow(clippy::vec_box)]
+    log_batch: Vec<Box<LogItem>>,
+    meters: Option<Meters>,
+}
+
+/// The meter schedule.
+pub(crate) struct Meters {
+    interval: Duration,
+    next: Instant,
+    process: ProcessSampler,
+}
+
+impl Meters {
+    /// Meters collected every `interval`, the first time one interval from now.
+    pub(crate) fn every(interval: Duration) -> Meters {
+        Meters {
+            interval,
+            next: Instant::now() + interval,
+            process: ProcessSampler::new(),
+        }
+    }
 }
 
 impl Loop {
     fn run(mut self, stop: &AtomicBool, inbox: &mpsc::Receiver<Request>) {
         loop {
-            while let Ok(Request::Flush(deadline, done)) = inbox.try_recv() {
+            while let Ok(Request::Flush {
+                deadline,
+                done,
+                last,
+            }) = inbox.try_recv()
+            {
                 let flushed = self.flush(deadline);
+                if last {
+                    self.send_meters(Some(deadline));
+                }
                 let _ = done.send(flushed);
             }
             // A shutdown has flushed already (within its deadline).
@@ -141,11 +212,14 @@ impl Loop {
                 break;
             }
             let ready = self.drain_while_ready();
+            if ready.is_ok() {
+                self.meters_if_due();
+            }
             self.sink.tick();
             match ready {
                 Ok(()) => {
                     PARKED.store(true, Ordering::Release);
-                    if queue::len() < BATCH {
+                    if queue::len() < BATCH && logging::len() < BATCH {
                         thread::park_timeout(self.interval);
                     }
                     PARKED.store(false, Ordering::Release);
@@ -165,7 +239,9 @@ impl Loop {
     fn drain_while_ready(&mut self) -> Result<(), Instant> {
         loop {
             self.sink.ready(false, None)?;
-            if self.send_batch(None) < BATCH {
+            let segments = self.send_batch(None);
+            let logs = self.send_log_batch(None);
+            if segments < BATCH && logs < BATCH {
                 return Ok(());
             }
         }
@@ -183,7 +259,8 @@ impl Loop {
                 return false;
             }
             force = false;
-            if self.send_batch(Some(deadline)) == 0 {
+            let sent = self.send_batch(Some(deadline)) + self.send_log_batch(Some(deadline));
+            if sent == 0 {
                 break;
             }
         }
@@ -205,8 +282,57 @@ impl Loop {
         n
     }
 
+    /// Moves up to one batch of log records from their queue to the sink; returns how
+    /// many.
+    fn send_log_batch(&mut self, deadline: Option<Instant>) -> usize {
+        logging::drain(BATCH, &mut self.log_batch);
+        let n = self.log_batch.len();
+        if n > 0 {
+            self.sink.send_logs(&self.log_batch, deadline);
+            self.log_batch.clear();
+        }
+        n
+    }
+
+    /// Collects and sends the meters when their period has passed.
+    fn meters_if_due(&mut self) {
+        if self
+            .meters
+            .as_ref()
+            .is_some_and(|m| Instant::now() >= m.next)
+        {
+            self.send_meters(None);
+        }
+    }
+
+    /// Collects and sends the meters now, if meters are on; drops (and counts) them when
+    /// the sink cannot take them.
+    fn send_meters(&mut self, deadline: Option<Instant>) {
+        let Some(meters) = self.meters.as_mut() else {
+            return;
+        };
+        meters.next = Instant::now() + meters.interval;
+        let data = meter::collect(&mut meters.process);
+        if data.is_empty() {
+            return;
+        }
+        if self.sink.ready(false, deadline).is_ok() {
+            self.sink.send_meters(data, deadline);
+        } else {
+            stats::meters_dropped(data.len() as u64);
+        }
+    }
+
     /// At exit: what could not be sent is dropped, and counted.
     fn drop_queued(&mut self) {
+        loop {
+            logging::drain(BATCH, &mut self.log_batch);
+            if self.log_batch.is_empty() {
+                break;
+            }
+            stats::logs_undelivered(self.log_batch.len() as u64);
+            self.log_batch.clear();
+        }
         loop {
             queue::drain(BATCH, &mut self.batch);
             if self.batch.is_empty() {
@@ -221,8 +347,13 @@ impl Loop {
 }
 
 impl Worker {
-    /// Starts the `skywalking-reporter` thread.
-    pub(crate) fn start(sink: Box<dyn Sink>, interval: Duration) -> std::io::Result<Worker> {
+    /// Starts the `skywalking-reporter` thread; `meters`: the meter schedule, if meters
+    /// are on.
+    pub(crate) fn start(
+        sink: Box<dyn Sink>,
+        interval: Duration,
+        meters: Option<Meters>,
+    ) -> std::io::Result<Worker> {
         let stop = Arc::new(AtomicBool::new(false));
         let (requests, inbox) = mpsc::channel::<Request>();
         let thread_stop = stop.clone();
@@ -230,10 +361,13 @@ impl Worker {
             sink,
             interval,
             batch: Vec::with_capacity(BATCH),
+            log_batch: Vec::new(),
+            meters,
         };
         let handle = thread::Builder::new()
             .name("skywalking-reporter".into())
             .spawn(move || {
+                logging::mute_this_thread();
                 if let Ok(mut guard) = THREAD.lock() {
                     *guard = Some(thread::current());
                 }
@@ -252,8 +386,17 @@ impl Worker {
     /// Drains the queue into the sink and flushes it, waiting at most until `deadline`.
     /// Returns false if the deadline passed first or not everything could be sent.
     pub(crate) fn flush(&self, deadline: Instant) -> bool {
+        self.request_flush(deadline, false)
+    }
+
+    fn request_flush(&self, deadline: Instant, last: bool) -> bool {
         let (done, wait) = mpsc::channel();
-        if self.requests.send(Request::Flush(deadline, done)).is_err() {
+        let request = Request::Flush {
+            deadline,
+            done,
+            last,
+        };
+        if self.requests.send(request).is_err() {
             return false;
         }
         self.wake_thread();
@@ -264,7 +407,7 @@ impl Worker {
     /// Flushes, stops the thread and waits for it, at most until `deadline`. What could
     /// not be sent is counted as dropped.
     pub(crate) fn shutdown(mut self, deadline: Instant) -> bool {
-        let flushed = self.flush(deadline);
+        let flushed = self.request_flush(deadline, true);
         self.stop.store(true, Ordering::Release);
         self.wake_thread();
         if let Some(handle) = self.handle.take() {

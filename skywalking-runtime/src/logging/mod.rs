@@ -1,0 +1,275 @@
+//! Log reporting (`LogReportService/collect`): application log records, at or above a
+//! level, sent to OAP with the trace context they were written in.
+//!
+//! The `log` and `tracing` integrations call [`report`] for each record; it filters by
+//! level (`SW_AGENT_LOG_REPORTER_LEVEL`, default `WARN`), reads the trace context of the
+//! calling thread or task, and pushes a [`LogItem`] into a bounded queue of its own (the
+//! same bound as the segment queue, `SW_AGENT_REPORTER_MAX_SEND_QUEUE`). Like segments,
+//! a record that does not fit is dropped and counted ([`crate::stats()`]), never waited
+//! for. The reporter thread drains the queue with the segments and streams the records
+//! over the same connection.
+//!
+//! Records written on the reporter thread itself (by tonic, hyper or h2 while it sends)
+//! are never reported, and neither is one written while a record is being captured, so
+//! reporting cannot feed itself.
+
+#![cfg_attr(not(any(feature = "log", feature = "tracing")), allow(dead_code))]
+
+pub(crate) mod encode;
+
+use std::cell::Cell;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+
+use crossbeam_queue::ArrayQueue;
+
+use crate::clock;
+use crate::context;
+use crate::log_context::LogContext;
+use crate::record::{SpanKind, Str};
+use crate::stats;
+
+/// The severity of a log record, and the threshold of log reporting
+/// (`SW_AGENT_LOG_REPORTER_LEVEL`).
+///
+/// Ordered from the most to the least severe: a threshold of `Warn` reports `Error` and
+/// `Warn` records. `Off` as a threshold reports nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum LogLevel {
+    /// Nothing (only meaningful as a threshold).
+    Off = 0,
+    /// Errors.
+    Error = 1,
+    /// Warnings: the default threshold.
+    #[default]
+    Warn = 2,
+    /// Informational records.
+    Info = 3,
+    /// Debugging records.
+    Debug = 4,
+    /// Tracing records.
+    Trace = 5,
+}
+
+impl LogLevel {
+    /// Parses `off`, `error`, `warn` (or `warning`), `info`, `debug` and `trace`, in any
+    /// case.
+    ///
+    /// ```
+    /// use skywalking_runtime::LogLevel;
+    /// assert_eq!(LogLevel::parse("WARNING"), Some(LogLevel::Warn));
+    /// assert_eq!(LogLevel::parse("loud"), None);
+    /// ```
+    pub fn parse(value: &str) -> Option<LogLevel> {
+        Some(match value.trim().to_ascii_lowercase().as_str() {
+            "off" | "none" => LogLevel::Off,
+            "error" => LogLevel::Error,
+            "warn" | "warning" => LogLevel::Warn,
+            "info" => LogLevel::Info,
+            "debug" => LogLevel::Debug,
+            "trace" => LogLevel::Trace,
+            _ => return None,
+        })
+    }
+
+    /// The upper-case name (`ERROR`, `WARN`, ...), as reported in the `level` tag.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Off => "OFF",
+            LogLevel::Error => "ERROR",
+            LogLevel::Warn => "WARN",
+            LogLevel::Info => "INFO",
+            LogLevel::Debug => "DEBUG",
+            LogLevel::Trace => "TRACE",
+        }
+    }
+}
+
+impl std::fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One log record, as captured on the application's thread; encoded on the reporter
+/// thread.
+#[derive(Debug)]
+pub(crate) struct LogItem {
+    /// Raw clock ticks (see [`clock`]).
+    pub(crate) time: u64,
+    pub(crate) level: LogLevel,
+    /// The logger: the `log` target or the `tracing` target.
+    pub(crate) logger: Str,
+    pub(crate) file: Option<Str>,
+    pub(crate) line: Option<u32>,
+    pub(crate) body: String,
+    /// Further tags (structured fields).
+    pub(crate) tags: Vec<(Str, Str)>,
+    pub(crate) context: LogContext,
+    /// The name of the current segment's first entry span.
+    pub(crate) endpoint: Option<Str>,
+}
+
+/// The threshold in force; `Off` while no agent runs.
+static THRESHOLD: AtomicU8 = AtomicU8::new(LogLevel::Off as u8);
+static QUEUE: OnceLock<ArrayQueue<Box<LogItem>>> = OnceLock::new();
+static LIMIT: AtomicUsize = AtomicUsize::new(crate::reporter::queue::DEFAULT_CAPACITY);
+
+thread_local! {
+    /// Set on the reporter thread, and while a record is being captured.
+    static MUTED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Sets the threshold and the queue bound when an agent starts (the first call sizes
+/// the queue; later ones can only lower the bound).
+pub(crate) fn configure(threshold: LogLevel, capacity: usize) {
+    let capacity = capacity.max(1);
+    let queue = QUEUE.get_or_init(|| ArrayQueue::new(capacity));
+    LIMIT.store(capacity.min(queue.capacity()), Ordering::Relaxed);
+    THRESHOLD.store(threshold as u8, Ordering::Relaxed);
+}
+
+/// Stops reporting (the agent stopped).
+pub(crate) fn disable() {
+    THRESHOLD.store(LogLevel::Off as u8, Ordering::Relaxed);
+}
+
+/// Whether a record of `level` written here now would be reported.
+#[inline]
+pub(crate) fn enabled(level: LogLevel) -> bool {
+    level != LogLevel::Off
+        && (level as u8) <= THRESHOLD.load(Ordering::Relaxed)
+        && !MUTED.try_with(Cell::get).unwrap_or(true)
+}
+
+/// Marks the calling thread as one whose records are never reported (the reporter
+/// thread and its runtime's threads).
+pub(crate) fn mute_this_thread() {
+    let _ = MUTED.try_with(|m| m.set(true));
+}
+
+/// What an integration hands over for one record.
+#[derive(Debug)]
+pub(crate) struct Record {
+    pub(crate) logger: Str,
+    pub(crate) file: Option<Str>,
+    pub(crate) line: Option<u32>,
+    pub(crate) body: String,
+    pub(crate) tags: Vec<(Str, Str)>,
+}
+
+/// Reports the record `build` makes, if a record of `level` passes the threshold here:
+/// `build` runs (and the record is queued, with the trace context of the calling thread
+/// or task) with reporting muted on this thread, so a record written meanwhile (by a
+/// `Debug` impl that logs, say) is not reported. Never blocks: a full queue drops and
+/// counts the record.
+pub(crate) fn capture(level: LogLevel, build: impl FnOnce() -> Record) {
+    struct Unmute;
+    impl Drop for Unmute {
+        fn drop(&mut self) {
+            let _ = MUTED.try_with(|m| m.set(false));
+        }
+    }
+    if !enabled(level) {
+        return;
+    }
+    if MUTED.try_with(|m| m.replace(true)).unwrap_or(true) {
+        return;
+    }
+    let _unmute = Unmute;
+    let record = build();
+    let time = clock::now_raw();
+    let (context, endpoint) = context::with_current(|ctx| {
+        let endpoint = ctx.segment.as_deref().and_then(|segment| {
+            segment
+                .spans
+                .iter()
+                .find(|s| s.kind == SpanKind::Entry)
+                .map(|s| s.name.clone())
+        });
+        (LogContext::of(ctx), endpoint)
+    })
+    .unwrap_or_default();
+    submit(Box::new(LogItem {
+        time,
+        level,
+        logger: record.logger,
+        file: record.file,
+        line: record.line,
+        body: record.body,
+        tags: record.tags,
+        context,
+        endpoint,
+    }));
+}
+
+fn queue() -> &'static ArrayQueue<Box<LogItem>> {
+    QUEUE.get_or_init(|| ArrayQueue::new(crate::reporter::queue::DEFAULT_CAPACITY))
+}
+
+fn submit(item: Box<LogItem>) {
+    let queue = queue();
+    if queue.len() >= LIMIT.load(Ordering::Relaxed) || queue.push(item).is_err() {
+        stats::log_dropped();
+        return;
+    }
+    stats::log_queued();
+    crate::reporter::worker::nudge_if_busy(queue.len());
+}
+
+/// Takes up to `max` queued records.
+#[allow(clippy::vec_box)] // Records travel through the queue as boxes.
+pub(crate) fn drain(max: usize, into: &mut Vec<Box<LogItem>>) {
+    let Some(queue) = QUEUE.get() else {
+        return;
+    };
+    for _ in 0..max {
+        match queue.pop() {
+            Some(item) => into.push(item),
+            None => break,
+        }
+    }
+}
+
+/// Records waiting in the queue.
+pub(crate) fn len() -> usize {
+    QUEUE.get().map_or(0, ArrayQueue::len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_order_from_most_severe() {
+        assert!(LogLevel::Error < LogLevel::Warn);
+        assert!(LogLevel::Warn < LogLevel::Trace);
+        for level in [
+            LogLevel::Off,
+            LogLevel::Error,
+            LogLevel::Warn,
+            LogLevel::Info,
+            LogLevel::Debug,
+            LogLevel::Trace,
+        ] {
+            assert_eq!(LogLevel::parse(level.as_str()), Some(level));
+        }
+    }
+
+    #[test]
+    fn nothing_is_captured_without_an_agent_or_when_muted() {
+        assert!(!enabled(LogLevel::Error));
+        let mut built = false;
+        capture(LogLevel::Error, || {
+            built = true;
+            Record {
+                logger: "t".into(),
+                file: None,
+                line: None,
+                body: String::new(),
+                tags: Vec::new(),
+            }
+        });
+        assert!(!built, "no agent: the record is not even built");
+    }
+}
