@@ -66,7 +66,7 @@ pub(crate) struct IgnoreRules {
 /// | `SW_AGENT_AUTHENTICATION` (Go: `SW_AGENT_REPORTER_GRPC_AUTHENTICATION`) | none | the token OAP expects (`SW_AUTHENTICATION` there) |
 /// | `SW_AGENT_SAMPLE` | `1` | a rate in `0..=1`, as in the Go agent (the Java agent reads this name as *N per 3 s*: use `SW_AGENT_SAMPLE_N_PER_3_SECS` for that) |
 /// | `SW_AGENT_SAMPLE_N_PER_3_SECS` | `-1` (no cap) | an integer; `0` or less means no cap |
-/// | `SW_AGENT_REPORTER_MAX_SEND_QUEUE` (Go: `SW_AGENT_REPORTER_GRPC_MAX_SEND_QUEUE`) | `5000` | a positive integer: segments waiting to be sent; more are dropped and counted |
+/// | `SW_AGENT_REPORTER_MAX_SEND_QUEUE` (Go: `SW_AGENT_REPORTER_GRPC_MAX_SEND_QUEUE`) | `5000` | a positive integer: segments waiting to be sent; more are dropped and counted (reported log records wait in a queue of their own with the same bound) |
 /// | `SW_AGENT_REPORTER_CHECK_INTERVAL` (Go: `SW_AGENT_REPORTER_GRPC_CHECK_INTERVAL`) | `30` | heartbeat (`keepAlive`) period in seconds, a positive number; instance properties go every 10 heartbeats |
 /// | `SW_AGENT_REPORTER_GRPC_TLS_ENABLE` | `false` | `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`) |
 /// | `SW_AGENT_REPORTER_GRPC_TLS_CA_PATH` | none (the system's roots are not loaded) | path of a PEM CA bundle that signs the collector's certificate; setting it turns TLS on |

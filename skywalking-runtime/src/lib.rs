@@ -35,6 +35,19 @@
 //! - Finished segments go to a bounded queue (never blocking; drops are counted in
 //!   [`stats()`]) that a reporter thread drains.
 //!
+//! # Logs and meters
+//!
+//! - [`trace_id()`], [`segment_id()`], [`span_id()`] and [`LogContext`] (which prints
+//!   `tid=… sid=… spid=…`, `N/A` for a missing id) put the current ids in log lines.
+//!   Feature `log`: `integrations::log::SkyWalkingLogger` wraps any `log::Log`; feature
+//!   `tracing`: `integrations::tracing::SkyWalkingLayer` makes `tracing` spans local spans
+//!   of the current segment, and `WithTraceIds` prints the ids on each line.
+//! - Records of either at or above `SW_AGENT_LOG_REPORTER_LEVEL` (default `WARN`) go to
+//!   OAP's `LogReportService` with their trace context, through the same reporter thread
+//!   and connection as segments, from a bounded queue of their own.
+//! - [`meter`]: counters, gauges and histograms with labels, plus process and tokio
+//!   runtime meters, sent every `SW_AGENT_METER_COLLECT_INTERVAL` seconds (default 20).
+//!
 //! # Performance
 //!
 //! Opening and closing a span does no I/O, takes no lock and, in steady state, allocates

@@ -202,7 +202,7 @@ impl Loop {
             }) = inbox.try_recv()
             {
                 let flushed = self.flush(deadline);
-                if last {
+                if last && Instant::now() < deadline {
                     self.send_meters(Some(deadline));
                 }
                 let _ = done.send(flushed);
