@@ -86,7 +86,7 @@
 //! attribute macro makes (a test crate proves it under `clippy::pedantic` and
 //! `clippy::nursery`); the few calls spanned at the user's tokens, so that a type error
 //! in an option is reported at the option, allow the one lint their wrapping may trip.
-//! Over 1,000 functions (500 async), a release build spends about 0.65x the time
+//! Over 1,000 functions (500 async), a release build spends 0.65-0.75x the time
 //! `#[fastrace::trace]` adds, and the expanded source is 0.63x its size
 //! (`scripts/macro-compile-bench.sh`).
 //!
