@@ -256,20 +256,55 @@ mod tests {
         }
     }
 
+    fn record() -> Record {
+        Record {
+            logger: "t".into(),
+            file: None,
+            line: None,
+            body: String::new(),
+            tags: Vec::new(),
+        }
+    }
+
     #[test]
-    fn nothing_is_captured_without_an_agent_or_when_muted() {
-        assert!(!enabled(LogLevel::Error));
+    fn muted_threads_and_nested_captures_report_nothing() {
         let mut built = false;
         capture(LogLevel::Error, || {
             built = true;
-            Record {
-                logger: "t".into(),
-                file: None,
-                line: None,
-                body: String::new(),
-                tags: Vec::new(),
-            }
+            record()
         });
         assert!(!built, "no agent: the record is not even built");
+
+        configure(LogLevel::Info, 16);
+        let built = |mute: bool| {
+            std::thread::spawn(move || {
+                if mute {
+                    mute_this_thread();
+                }
+                let mut outer = false;
+                let mut inner = false;
+                capture(LogLevel::Warn, || {
+                    outer = true;
+                    // A record written while one is being captured.
+                    capture(LogLevel::Error, || {
+                        inner = true;
+                        record()
+                    });
+                    record()
+                });
+                let below = enabled(LogLevel::Debug);
+                (outer, inner, below)
+            })
+            .join()
+            .unwrap()
+        };
+        assert_eq!(built(true), (false, false, false), "the reporter thread");
+        assert_eq!(built(false), (true, false, false), "an application thread");
+        disable();
+        let mut drained = Vec::new();
+        drain(16, &mut drained);
+        assert_eq!(drained.len(), 1);
+        assert_eq!(drained[0].level, LogLevel::Warn);
+        assert!(drained[0].context.is_empty());
     }
 }
