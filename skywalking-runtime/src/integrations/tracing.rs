@@ -49,6 +49,12 @@
 //!   happens where its segment is not installed (the span was moved to another task), the
 //!   span stays open until its segment ends, which closes it.
 //!
+//! With tower-http's `TraceLayer` (or any middleware that makes a `tracing` span per
+//! request), put SkyWalking's server layer *outside* it (added after it with
+//! `ServiceBuilder`-style `.layer` calls on axum, which wrap what was added before), so
+//! the entry span is open when the request's `tracing` span is first entered and that
+//! span becomes its child.
+//!
 //! The SkyWalking span lives in the `tracing` span's extensions. Span fields are not
 //! recorded by default (`#[instrument]` records every argument, which leaks secrets and
 //! costs; see [`SkyWalkingLayer::record_fields`]).
