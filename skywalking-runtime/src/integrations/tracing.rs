@@ -50,8 +50,8 @@
 //!   span stays open until its segment ends, which closes it.
 //!
 //! With tower-http's `TraceLayer` (or any middleware that makes a `tracing` span per
-//! request), put SkyWalking's server layer *outside* it (added after it with
-//! `ServiceBuilder`-style `.layer` calls on axum, which wrap what was added before), so
+//! request), put SkyWalking's server layer *outside* it (on an axum `Router`, call its
+//! `.layer` after `TraceLayer`'s: each `Router::layer` wraps what was added before), so
 //! the entry span is open when the request's `tracing` span is first entered and that
 //! span becomes its child.
 //!
