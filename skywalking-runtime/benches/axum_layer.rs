@@ -11,7 +11,18 @@
 //!   request: the entry span, its two tags on open and one on close, one segment);
 //! - `layer_sw8`: with the layer and an incoming `sw8` header (decoded, continued);
 //! - `layer_ignored`: with the layer, a path the ignore rules drop (no span, an unsampled
-//!   context).
+//!   context);
+//! - baselines: `bare_sw8_header` (the bare router given the same header), `bare_health`
+//!   (the ignored route, bare), `bare_in_span` (the bare router inside
+//!   `FutureExt::in_span`: the runtime's own cost of a new trace with one span).
+//!
+//! On the project's 2-core machine (release, LTO, shared with other builds; the
+//! reporter thread competes for the cores): `bare` 0.81 us, `layer_new_trace` 1.58 us
+//! (+0.77 us; `bare_in_span` 1.00 us, so the span and segment themselves are about
+//! +0.2 us and naming, tags, header lookups and the ignore check the rest),
+//! `layer_sw8` 2.55 us vs `bare_sw8_header` 0.97 us (+1.58 us, over half of it decoding
+//! `sw8` in `propagation::extract`), `layer_ignored` 0.89 us vs `bare_health` 0.60 us
+//! (+0.29 us).
 
 #![allow(missing_docs)]
 

@@ -175,3 +175,23 @@ async fn a_dropped_request_ends_its_span_as_cancelled() {
         .any(|kv| kv.key == "event" && kv.value == "cancelled");
     assert!(cancelled, "{:?}", entry.logs);
 }
+
+#[tokio::test]
+async fn a_w3c_traceparent_keeps_the_callers_trace_id() {
+    let memory = start();
+    let service = SkyWalkingLayer::new().layer(service_fn(|_: Request<()>| async {
+        Ok::<_, Infallible>(Response::new(()))
+    }));
+    let request = Request::get("/w3c")
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
+        .body(())
+        .unwrap();
+    service.oneshot(request).await.unwrap();
+
+    let segments = memory.trace("4bf92f3577b34da6a3ce929d0e0e4736");
+    let (_, entry) = find(&segments, "GET /w3c");
+    assert!(entry.refs.is_empty(), "no SkyWalking segment to refer to");
+}
