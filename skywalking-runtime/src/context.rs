@@ -354,11 +354,10 @@ pub(crate) fn close(handle: Handle) {
         let Some(mut ctx) = slot.take() else {
             return;
         };
-        if panicking {
-            if let Some(span) = ctx.span_mut(handle) {
+        if panicking
+            && let Some(span) = ctx.span_mut(handle) {
                 span.is_error = true;
             }
-        }
         let idle = ctx.close(handle, end);
         if idle && ctx.ephemeral {
             queue::recycle_context(ctx);

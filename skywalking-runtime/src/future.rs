@@ -20,7 +20,9 @@ use pin_project_lite::pin_project;
 
 use crate::clock;
 use crate::context::{self, Context, Handle, Opened, SpanInit};
-use crate::record::{LogRecord, RefKind, RefRecord, SegmentId, SegmentIdDisplay, SpanKind, SpanLayer, Str, component};
+use crate::record::{
+    LogRecord, RefKind, RefRecord, SegmentId, SegmentIdDisplay, SpanKind, SpanLayer, Str, component,
+};
 
 #[derive(Debug)]
 enum State {
@@ -113,11 +115,10 @@ impl<F: Future> Future for Instrumented<F> {
                 let Some(mut ctx) = slot.take() else {
                     return this.inner.poll(cx);
                 };
-                if let Some(handle) = handle {
-                    if ctx.owns(*handle) {
+                if let Some(handle) = handle
+                    && ctx.owns(*handle) {
                         ctx.current = handle.id;
                     }
-                }
                 let installed = Installed {
                     previous: Some(context::install(Some(ctx))),
                     slot,
@@ -126,15 +127,14 @@ impl<F: Future> Future for Instrumented<F> {
                 let result = this.inner.poll(cx);
                 drop(installed);
                 if result.is_ready() {
-                    if let State::Owner(slot, handle) = this.state {
-                        if let Some(mut ctx) = slot.take() {
+                    if let State::Owner(slot, handle) = this.state
+                        && let Some(mut ctx) = slot.take() {
                             let end = clock::now_raw();
                             if let Some(handle) = handle {
                                 ctx.close(*handle, end);
                             }
                             ctx.finish_segment(end);
                         }
-                    }
                     *this.state = State::Done;
                 }
                 result
@@ -173,13 +173,11 @@ impl Drop for Installed<'_> {
     #[inline]
     fn drop(&mut self) {
         let mut ctx = context::install(self.previous.take().flatten());
-        if std::thread::panicking() {
-            if let (Some(ctx), Some(handle)) = (ctx.as_mut(), self.handle) {
-                if let Some(span) = ctx.span_mut(handle) {
+        if std::thread::panicking()
+            && let (Some(ctx), Some(handle)) = (ctx.as_mut(), self.handle)
+                && let Some(span) = ctx.span_mut(handle) {
                     span.is_error = true;
                 }
-            }
-        }
         *self.slot = ctx;
     }
 }
@@ -188,7 +186,10 @@ impl Drop for Installed<'_> {
 fn cancel(state: &mut State) {
     let reason = || -> Vec<(Str, Str)> {
         if std::thread::panicking() {
-            vec![("event".into(), "error".into()), ("error.kind".into(), "panic".into())]
+            vec![
+                ("event".into(), "error".into()),
+                ("error.kind".into(), "panic".into()),
+            ]
         } else {
             vec![("event".into(), "cancelled".into())]
         }
@@ -206,7 +207,9 @@ fn cancel(state: &mut State) {
                 let fields = reason();
                 let panicking = std::thread::panicking();
                 if let Some(segment) = ctx.segment_of(handle) {
-                    segment.logs.push((handle.id, LogRecord { time: end, fields }));
+                    segment
+                        .logs
+                        .push((handle.id, LogRecord { time: end, fields }));
                     segment.spans[handle.id as usize].is_error |= panicking;
                 }
                 ctx.close(handle, end);
@@ -274,11 +277,10 @@ impl ContextSnapshot {
         struct Restore(Option<Option<Box<Context>>>);
         impl Drop for Restore {
             fn drop(&mut self) {
-                if let Some(previous) = self.0.take() {
-                    if let Some(mut ctx) = context::install(previous) {
+                if let Some(previous) = self.0.take()
+                    && let Some(mut ctx) = context::install(previous) {
                         ctx.finish_segment(clock::now_raw());
                     }
-                }
             }
         }
         let _restore = Restore(Some(context::install(Some(self.into_context()))));
@@ -321,7 +323,10 @@ pub trait FutureExt: Future + Sized {
     /// task. Spans inside form a new segment with a `CrossThread` reference to the current
     /// span. Without a current context, the future runs as is.
     fn in_current_context(self) -> Instrumented<Self> {
-        Instrumented::with_context(self, ContextSnapshot::current().map(ContextSnapshot::into_context))
+        Instrumented::with_context(
+            self,
+            ContextSnapshot::current().map(ContextSnapshot::into_context),
+        )
     }
 }
 

@@ -105,7 +105,10 @@ mod tests {
     fn renders_as_32_lowercase_hex_digits() {
         let s = Id::generate().to_string();
         assert_eq!(s.len(), 32);
-        assert!(s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        assert!(
+            s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        );
         assert_eq!(Id::from_u128(0xab).to_string(), format!("{:032x}", 0xab));
     }
 }

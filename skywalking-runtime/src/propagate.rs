@@ -30,7 +30,9 @@ fn context_from(incoming: Incoming) -> Box<Context> {
             ctx.first_ref = Some(RefRecord {
                 kind: RefKind::CrossProcess,
                 trace_id: TraceId::Remote(trace_id),
-                parent_segment_id: SegmentIdDisplay(SegmentId::Remote(sw8.parent_segment_id.into())),
+                parent_segment_id: SegmentIdDisplay(SegmentId::Remote(
+                    sw8.parent_segment_id.into(),
+                )),
                 parent_span_id: sw8.parent_span_id,
                 parent_service: sw8.parent_service.into(),
                 parent_service_instance: sw8.parent_service_instance.into(),
@@ -106,7 +108,11 @@ fn headers_for(ctx: &mut Context, handle: Handle, with_traceparent: bool) -> Opt
         _ => (Id::generate(), 0, Cow::Borrowed(""), Cow::Borrowed("")),
     };
     let segment_id = segment_id.to_string();
-    let endpoint: &str = if endpoint.is_empty() { "N/A" } else { &endpoint };
+    let endpoint: &str = if endpoint.is_empty() {
+        "N/A"
+    } else {
+        &endpoint
+    };
     let peer: &str = if peer.is_empty() { "N/A" } else { &peer };
     let sw8 = Sw8Ref {
         sample: ctx.sampled,

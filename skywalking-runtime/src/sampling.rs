@@ -27,7 +27,11 @@ const WINDOW_MS: i64 = 3_000;
 
 /// Sets the rate (clamped to `0.0..=1.0`) and the per-3-seconds cap (0 = none).
 pub(crate) fn configure(rate: f64, cap_per_3s: u32) {
-    let rate = if rate.is_nan() { 1.0 } else { rate.clamp(0.0, 1.0) };
+    let rate = if rate.is_nan() {
+        1.0
+    } else {
+        rate.clamp(0.0, 1.0)
+    };
     let threshold = if rate >= 1.0 {
         u64::MAX
     } else {

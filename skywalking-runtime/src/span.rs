@@ -206,8 +206,10 @@ impl SpanRef {
         V: Into<Cow<'static, str>>,
     {
         if self.is_recording() {
-            let fields: Vec<(Str, Str)> =
-                fields.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+            let fields: Vec<(Str, Str)> = fields
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect();
             context::add_log(self.handle, fields, false);
         }
     }

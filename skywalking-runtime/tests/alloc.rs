@@ -64,5 +64,8 @@ fn spans_allocate_nothing_in_steady_state() {
         // Let the reporter hand the segment back to the pool (outside the measurement).
         assert!(skywalking_runtime::flush(std::time::Duration::from_secs(5)));
     }
-    assert_eq!(total, 0, "allocations in 200 traces of 101 spans with a tag each");
+    assert_eq!(
+        total, 0,
+        "allocations in 200 traces of 101 spans with a tag each"
+    );
 }

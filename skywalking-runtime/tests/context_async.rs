@@ -5,8 +5,8 @@ mod common;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, Wake, Waker};
 use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 
 use skywalking_proto::v3::RefType;
 use skywalking_runtime::{FutureExt, Span};
@@ -60,7 +60,11 @@ fn context_follows_the_future_from_thread_to_thread() {
     );
     let waker = Waker::from(Arc::new(NoopWake));
     // First poll on this thread: the root and "first" open, then it waits.
-    assert!(fut.as_mut().poll(&mut Context::from_waker(&waker)).is_pending());
+    assert!(
+        fut.as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending()
+    );
     // Nothing of this trace leaked into the thread.
     assert!(skywalking_runtime::trace_id().is_none());
     // The rest runs on other threads, one poll each.
@@ -127,7 +131,10 @@ async fn concurrent_tasks_on_a_multi_thread_runtime_keep_their_own_traces() {
         for k in 0..3 {
             let step = 1 + 2 * k as i32;
             assert_eq!(shape[step as usize], ("step".into(), step, 0));
-            assert_eq!(shape[step as usize + 1], ("step.sync".into(), step + 1, step));
+            assert_eq!(
+                shape[step as usize + 1],
+                ("step.sync".into(), step + 1, step)
+            );
         }
     }
 }
@@ -171,8 +178,14 @@ async fn spawn_continues_the_trace_in_a_new_segment_with_a_cross_thread_ref() {
     let _ = parent_segment;
     let segments = memory.trace(&trace);
     assert_eq!(segments.len(), 2);
-    let parent = segments.iter().find(|s| s.spans[0].operation_name == "parent").unwrap();
-    let child = segments.iter().find(|s| s.spans.iter().any(|sp| sp.operation_name == "in-task")).unwrap();
+    let parent = segments
+        .iter()
+        .find(|s| s.spans[0].operation_name == "parent")
+        .unwrap();
+    let child = segments
+        .iter()
+        .find(|s| s.spans.iter().any(|sp| sp.operation_name == "in-task"))
+        .unwrap();
     assert_ne!(parent.trace_segment_id, child.trace_segment_id);
     let first = child.spans.iter().find(|s| s.span_id == 0).unwrap();
     assert_eq!(first.operation_name, "in-task");
@@ -201,7 +214,11 @@ fn a_dropped_future_closes_its_span_as_cancelled() {
             .in_span("root"),
         );
         let waker = Waker::from(Arc::new(NoopWake));
-        assert!(fut.as_mut().poll(&mut Context::from_waker(&waker)).is_pending());
+        assert!(
+            fut.as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
     } // dropped mid-flight
     let trace = trace.into_inner().unwrap();
     let segments = memory.trace(&trace);
@@ -212,7 +229,11 @@ fn a_dropped_future_closes_its_span_as_cancelled() {
     assert_eq!(root.logs.len(), 1);
     assert_eq!(root.logs[0].data[0].value, "cancelled");
     assert!(!root.is_error);
-    assert!(spans.iter().all(|s| s.end_time >= s.start_time && s.end_time > 0));
+    assert!(
+        spans
+            .iter()
+            .all(|s| s.end_time >= s.start_time && s.end_time > 0)
+    );
 }
 
 #[tokio::test]
@@ -256,7 +277,12 @@ async fn a_panicking_future_is_marked_as_error_with_the_message() {
     let inner = spans.iter().find(|s| s.operation_name == "inner").unwrap();
     let root = spans.iter().find(|s| s.operation_name == "root").unwrap();
     assert!(inner.is_error && root.is_error);
-    let message = inner.logs.iter().flat_map(|l| &l.data).find(|d| d.key == "message").unwrap();
+    let message = inner
+        .logs
+        .iter()
+        .flat_map(|l| &l.data)
+        .find(|d| d.key == "message")
+        .unwrap();
     assert_eq!(message.value, "boom at checkout");
 }
 

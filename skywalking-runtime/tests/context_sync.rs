@@ -87,13 +87,21 @@ fn tags_logs_layer_component_and_errors_are_recorded() {
     assert_eq!(span.span_layer, PbLayer::Http as i32);
     assert_eq!(span.component_id, component::HTTP);
     assert!(span.is_error);
-    let tags: HashMap<_, _> = span.tags.iter().map(|t| (t.key.as_str(), t.value.as_str())).collect();
+    let tags: HashMap<_, _> = span
+        .tags
+        .iter()
+        .map(|t| (t.key.as_str(), t.value.as_str()))
+        .collect();
     assert_eq!(tags["http.method"], "GET");
     assert!(!tags.contains_key("via"));
     assert_eq!(span.logs.len(), 2);
     assert_eq!(span.logs[0].data[0].key, "event");
     assert_eq!(span.logs[0].data[0].value, "retry");
-    let error: HashMap<_, _> = span.logs[1].data.iter().map(|t| (t.key.as_str(), t.value.as_str())).collect();
+    let error: HashMap<_, _> = span.logs[1]
+        .data
+        .iter()
+        .map(|t| (t.key.as_str(), t.value.as_str()))
+        .collect();
     assert_eq!(error["event"], "error");
     assert_eq!(error["message"], "connection reset");
 }
@@ -123,7 +131,11 @@ fn children_closed_after_their_parent_never_panic() {
             ("c".into(), 3, 2),
         ]
     );
-    assert!(spans.iter().all(|s| s.end_time >= s.start_time && s.end_time > 0));
+    assert!(
+        spans
+            .iter()
+            .all(|s| s.end_time >= s.start_time && s.end_time > 0)
+    );
 }
 
 #[test]
@@ -203,7 +215,15 @@ fn exit_span_injects_an_sw8_naming_itself_and_the_first_entry() {
     assert_eq!(sw8.trace_id, trace);
     assert_eq!(sw8.parent_segment_id, segment.trace_segment_id);
     assert_eq!(sw8.parent_span_id, 2);
-    assert_eq!(segment.spans.iter().find(|s| s.span_id == 2).unwrap().operation_name, "GET /stock");
+    assert_eq!(
+        segment
+            .spans
+            .iter()
+            .find(|s| s.span_id == 2)
+            .unwrap()
+            .operation_name,
+        "GET /stock"
+    );
     assert_eq!(sw8.parent_service, "test-svc");
     assert_eq!(sw8.parent_service_instance, "test-1");
     assert_eq!(sw8.parent_endpoint, "GET /orders");

@@ -75,34 +75,65 @@ async fn a_call_links_client_and_server_segments() {
     let segments = wait_for(&memory, &trace, 2).await;
     let client_segment = segments
         .iter()
-        .find(|s| s.spans.iter().any(|sp| sp.span_type == SpanType::Exit as i32))
+        .find(|s| {
+            s.spans
+                .iter()
+                .any(|sp| sp.span_type == SpanType::Exit as i32)
+        })
         .expect("client segment");
     let exit = client_segment
         .spans
         .iter()
         .find(|sp| sp.span_type == SpanType::Exit as i32)
         .unwrap();
-    assert_eq!(exit.operation_name, "/skywalking.v3.ConfigurationDiscoveryService/fetchConfigurations");
+    assert_eq!(
+        exit.operation_name,
+        "/skywalking.v3.ConfigurationDiscoveryService/fetchConfigurations"
+    );
     assert_eq!(exit.peer, peer);
     assert_eq!(exit.span_layer, SpanLayer::RpcFramework as i32);
     assert_eq!(exit.component_id, 23);
-    assert!(exit.tags.iter().any(|t| t.key == "rpc.status_code" && t.value == "0"));
+    assert!(
+        exit.tags
+            .iter()
+            .any(|t| t.key == "rpc.status_code" && t.value == "0")
+    );
 
     let server_segment = segments
         .iter()
-        .find(|s| s.spans.iter().any(|sp| sp.span_type == SpanType::Entry as i32 && !sp.refs.is_empty()))
+        .find(|s| {
+            s.spans
+                .iter()
+                .any(|sp| sp.span_type == SpanType::Entry as i32 && !sp.refs.is_empty())
+        })
         .expect("server segment");
-    let entry = server_segment.spans.iter().find(|sp| sp.span_id == 0).unwrap();
+    let entry = server_segment
+        .spans
+        .iter()
+        .find(|sp| sp.span_id == 0)
+        .unwrap();
     assert_eq!(entry.span_type, SpanType::Entry as i32);
     assert_eq!(entry.operation_name, exit.operation_name);
-    assert!(entry.tags.iter().any(|t| t.key == "rpc.status_code" && t.value == "0"));
+    assert!(
+        entry
+            .tags
+            .iter()
+            .any(|t| t.key == "rpc.status_code" && t.value == "0")
+    );
     let r = &entry.refs[0];
     assert_eq!(r.ref_type, RefType::CrossProcess as i32);
     assert_eq!(r.parent_trace_segment_id, client_segment.trace_segment_id);
     assert_eq!(r.parent_span_id, exit.span_id);
     assert_eq!(r.network_address_used_at_peer, exit.peer);
-    assert_eq!(r.parent_endpoint, "GET /front", "the caller segment's first entry span");
-    let lookup = server_segment.spans.iter().find(|sp| sp.operation_name == "lookup").unwrap();
+    assert_eq!(
+        r.parent_endpoint, "GET /front",
+        "the caller segment's first entry span"
+    );
+    let lookup = server_segment
+        .spans
+        .iter()
+        .find(|sp| sp.operation_name == "lookup")
+        .unwrap();
     assert_eq!(lookup.parent_span_id, 0);
 }
 
@@ -115,8 +146,9 @@ async fn an_error_status_is_tagged_and_marks_both_sides() {
         .connect()
         .await
         .unwrap();
-    let mut client =
-        ConfigurationDiscoveryServiceClient::new(GrpcClientLayer::new(addr.to_string()).layer(channel));
+    let mut client = ConfigurationDiscoveryServiceClient::new(
+        GrpcClientLayer::new(addr.to_string()).layer(channel),
+    );
     let trace = async {
         let status = client
             .fetch_configurations(ConfigurationSyncRequest {
@@ -135,7 +167,11 @@ async fn an_error_status_is_tagged_and_marks_both_sides() {
     for kind in [SpanType::Exit, SpanType::Entry] {
         let span = spans.iter().find(|s| s.span_type == kind as i32).unwrap();
         assert!(span.is_error, "{kind:?}");
-        assert!(span.tags.iter().any(|t| t.key == "rpc.status_code" && t.value == "5"));
+        assert!(
+            span.tags
+                .iter()
+                .any(|t| t.key == "rpc.status_code" && t.value == "5")
+        );
     }
 }
 
@@ -151,5 +187,8 @@ async fn wait_for(
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    panic!("trace {trace} never had {n} segments: {:?}", memory.trace(trace));
+    panic!(
+        "trace {trace} never had {n} segments: {:?}",
+        memory.trace(trace)
+    );
 }

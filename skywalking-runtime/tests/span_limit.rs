@@ -19,6 +19,10 @@ fn spans_past_the_limit_are_dropped_and_the_segment_is_marked() {
     assert_eq!(segments.len(), 1);
     assert_eq!(segments[0].spans.len(), 5);
     assert!(segments[0].is_size_limited);
-    let names: Vec<_> = segments[0].spans.iter().map(|s| s.operation_name.as_str()).collect();
+    let names: Vec<_> = segments[0]
+        .spans
+        .iter()
+        .map(|s| s.operation_name.as_str())
+        .collect();
     assert_eq!(names, ["root", "child-0", "child-1", "child-2", "child-3"]);
 }

@@ -24,7 +24,10 @@ fn unsampled_traces_report_nothing_but_still_propagate() {
         exit.inject(&mut headers);
         trace
     };
-    assert!(skywalking_runtime::trace_id().is_none(), "the context ended with its root");
+    assert!(
+        skywalking_runtime::trace_id().is_none(),
+        "the context ended with its root"
+    );
     let sw8 = Sw8::decode(&headers["sw8"]).expect("a valid sw8");
     assert!(!sw8.sample, "the sample flag says: not sampled");
     assert_eq!(sw8.trace_id, trace);

@@ -84,7 +84,8 @@ pub(crate) fn submit(segment: Box<SegmentRecord>) {
     }
 }
 
-/// Takes up to `max` queued segments.
+/// Takes up to `max` queued segments. They stay boxed: the box goes back to the pool.
+#[allow(clippy::vec_box)]
 pub(crate) fn drain(max: usize, into: &mut Vec<Box<SegmentRecord>>) {
     let queue = queue();
     for _ in 0..max {

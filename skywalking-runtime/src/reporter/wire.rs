@@ -7,7 +7,9 @@
 //! exactly what [`super::encode::segment`] builds; a test holds the two together.
 
 use crate::id::Id;
-use crate::record::{LogRecord, RefKind, RefRecord, SegmentRecord, SpanKind, SpanLayer, SpanRecord, Str, TraceId};
+use crate::record::{
+    LogRecord, RefKind, RefRecord, SegmentRecord, SpanKind, SpanLayer, SpanRecord, Str, TraceId,
+};
 
 use super::encode::Identity;
 
@@ -30,7 +32,11 @@ pub(crate) fn encode_segment(record: &mut SegmentRecord, identity: &Identity, ou
         let id = index as i32;
         let span_tags = take_prefix(&mut tags, |t| t.0 == id);
         let span_logs = take_prefix(&mut logs, |l| l.0 == id);
-        let reference = if id == 0 { record.first_ref.as_ref() } else { None };
+        let reference = if id == 0 {
+            record.first_ref.as_ref()
+        } else {
+            None
+        };
         let fields = SpanFields {
             id,
             span,
@@ -149,7 +155,11 @@ fn reference(r: &RefRecord, identity: &Identity, out: &mut Vec<u8>) {
     }
     int32(4, r.parent_span_id, out);
     string(5, or_own(&r.parent_service, &identity.service), out);
-    string(6, or_own(&r.parent_service_instance, &identity.instance), out);
+    string(
+        6,
+        or_own(&r.parent_service_instance, &identity.instance),
+        out,
+    );
     string(7, &r.parent_endpoint, out);
     string(8, &r.network_address_used_at_peer, out);
 }
@@ -232,7 +242,7 @@ fn varint(mut value: u64, out: &mut Vec<u8>) {
 
 fn varint_len(value: u64) -> usize {
     // 1 byte per 7 bits, at least 1.
-    ((64 - (value | 1).leading_zeros() as usize) + 6) / 7
+    (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 fn key_len(field: u32) -> usize {
@@ -252,7 +262,11 @@ fn string(field: u32, value: &str, out: &mut Vec<u8>) {
 }
 
 fn string_len(field: u32, value: &str) -> usize {
-    if value.is_empty() { 0 } else { nested_len(field, value.len()) }
+    if value.is_empty() {
+        0
+    } else {
+        nested_len(field, value.len())
+    }
 }
 
 /// int32 is sign-extended to 64 bits on the wire (-1 takes ten bytes).
@@ -264,7 +278,11 @@ fn int32(field: u32, value: i32, out: &mut Vec<u8>) {
 }
 
 fn int32_len(field: u32, value: i32) -> usize {
-    if value == 0 { 0 } else { key_len(field) + varint_len(i64::from(value) as u64) }
+    if value == 0 {
+        0
+    } else {
+        key_len(field) + varint_len(i64::from(value) as u64)
+    }
 }
 
 fn int64(field: u32, value: i64, out: &mut Vec<u8>) {
@@ -275,7 +293,11 @@ fn int64(field: u32, value: i64, out: &mut Vec<u8>) {
 }
 
 fn int64_len(field: u32, value: i64) -> usize {
-    if value == 0 { 0 } else { key_len(field) + varint_len(value as u64) }
+    if value == 0 {
+        0
+    } else {
+        key_len(field) + varint_len(value as u64)
+    }
 }
 
 fn boolean(field: u32, value: bool, out: &mut Vec<u8>) {
@@ -359,7 +381,13 @@ mod tests {
         record.tags.push((2, "b".into(), "2".into()));
         record.tags.push((0, "a".into(), "1".into()));
         record.tags.push((2, "c".into(), "".into()));
-        record.logs.push((1, LogRecord { time: crate::clock::now_raw(), fields: vec![("event".into(), "x".into())] }));
+        record.logs.push((
+            1,
+            LogRecord {
+                time: crate::clock::now_raw(),
+                fields: vec![("event".into(), "x".into())],
+            },
+        ));
         record.first_ref = Some(RefRecord {
             kind: RefKind::CrossThread,
             trace_id: TraceId::Local(Id::generate()),
