@@ -354,10 +354,9 @@ pub(crate) fn close(handle: Handle) {
         let Some(mut ctx) = slot.take() else {
             return;
         };
-        if panicking
-            && let Some(span) = ctx.span_mut(handle) {
-                span.is_error = true;
-            }
+        if panicking && let Some(span) = ctx.span_mut(handle) {
+            span.is_error = true;
+        }
         let idle = ctx.close(handle, end);
         if idle && ctx.ephemeral {
             queue::recycle_context(ctx);

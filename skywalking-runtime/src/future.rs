@@ -116,9 +116,10 @@ impl<F: Future> Future for Instrumented<F> {
                     return this.inner.poll(cx);
                 };
                 if let Some(handle) = handle
-                    && ctx.owns(*handle) {
-                        ctx.current = handle.id;
-                    }
+                    && ctx.owns(*handle)
+                {
+                    ctx.current = handle.id;
+                }
                 let installed = Installed {
                     previous: Some(context::install(Some(ctx))),
                     slot,
@@ -128,13 +129,14 @@ impl<F: Future> Future for Instrumented<F> {
                 drop(installed);
                 if result.is_ready() {
                     if let State::Owner(slot, handle) = this.state
-                        && let Some(mut ctx) = slot.take() {
-                            let end = clock::now_raw();
-                            if let Some(handle) = handle {
-                                ctx.close(*handle, end);
-                            }
-                            ctx.finish_segment(end);
+                        && let Some(mut ctx) = slot.take()
+                    {
+                        let end = clock::now_raw();
+                        if let Some(handle) = handle {
+                            ctx.close(*handle, end);
                         }
+                        ctx.finish_segment(end);
+                    }
                     *this.state = State::Done;
                 }
                 result
@@ -175,9 +177,10 @@ impl Drop for Installed<'_> {
         let mut ctx = context::install(self.previous.take().flatten());
         if std::thread::panicking()
             && let (Some(ctx), Some(handle)) = (ctx.as_mut(), self.handle)
-                && let Some(span) = ctx.span_mut(handle) {
-                    span.is_error = true;
-                }
+            && let Some(span) = ctx.span_mut(handle)
+        {
+            span.is_error = true;
+        }
         *self.slot = ctx;
     }
 }
@@ -278,9 +281,10 @@ impl ContextSnapshot {
         impl Drop for Restore {
             fn drop(&mut self) {
                 if let Some(previous) = self.0.take()
-                    && let Some(mut ctx) = context::install(previous) {
-                        ctx.finish_segment(clock::now_raw());
-                    }
+                    && let Some(mut ctx) = context::install(previous)
+                {
+                    ctx.finish_segment(clock::now_raw());
+                }
             }
         }
         let _restore = Restore(Some(context::install(Some(self.into_context()))));

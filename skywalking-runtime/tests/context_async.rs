@@ -128,8 +128,8 @@ async fn concurrent_tasks_on_a_multi_thread_runtime_keep_their_own_traces() {
         let shape = common::shape(&segments[0]);
         assert_eq!(shape.len(), 7);
         assert_eq!(shape[0], ("task".into(), 0, -1));
-        for k in 0..3 {
-            let step = 1 + 2 * k as i32;
+        for k in 0..3i32 {
+            let step = 1 + 2 * k;
             assert_eq!(shape[step as usize], ("step".into(), step, 0));
             assert_eq!(
                 shape[step as usize + 1],
@@ -162,7 +162,7 @@ async fn join_of_two_instrumented_futures_are_siblings() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spawn_continues_the_trace_in_a_new_segment_with_a_cross_thread_ref() {
     let memory = common::start();
-    let (trace, parent_segment) = async {
+    let trace = async {
         let trace = common::current_trace();
         let handle = skywalking_runtime::spawn(async {
             let inner = common::current_trace();
@@ -171,11 +171,10 @@ async fn spawn_continues_the_trace_in_a_new_segment_with_a_cross_thread_ref() {
         });
         let inner_trace = handle.await.unwrap();
         assert_eq!(inner_trace, trace);
-        (trace, ())
+        trace
     }
     .in_span("parent")
     .await;
-    let _ = parent_segment;
     let segments = memory.trace(&trace);
     assert_eq!(segments.len(), 2);
     let parent = segments

@@ -200,14 +200,13 @@ fn a_malformed_sw8_starts_a_new_trace() {
 fn exit_span_injects_an_sw8_naming_itself_and_the_first_entry() {
     let memory = common::start();
     let mut outgoing: HashMap<String, String> = HashMap::new();
-    let (trace, segment_id) = {
+    let trace = {
         let _entry = Span::entry("GET /orders", &HashMap::<String, String>::new());
         let _local = Span::local("load");
         let exit = Span::exit("GET /stock", "stock:9000");
         exit.inject(&mut outgoing);
-        (common::current_trace(), ())
+        common::current_trace()
     };
-    let _ = segment_id;
     let sw8 = skywalking_runtime::propagation::Sw8::decode(&outgoing["sw8"]).unwrap();
     let segments = memory.trace(&trace);
     let segment = &segments[0];

@@ -249,7 +249,7 @@ fn alias(ok: bool) -> DbResult<()> {
 
 /// `&mut` arguments still lend out for the function's lifetime with `err`.
 #[trace(err)]
-fn first_mut(values: &mut Vec<u8>) -> Result<&mut u8, String> {
+fn first_mut(values: &mut [u8]) -> Result<&mut u8, String> {
     values.first_mut().ok_or_else(|| "empty".to_owned())
 }
 
@@ -264,7 +264,7 @@ fn err_marks_the_span_on_err_via_return_question_mark_and_tail() {
         assert!(block_on(parse_async("y")).is_err());
         assert_eq!(block_on(parse_async("5")).unwrap(), 5);
         assert!(alias(false).is_err());
-        *first_mut(&mut vec![1]).unwrap() += 1;
+        *first_mut(&mut [1]).unwrap() += 1;
     });
     let spans = spans(&memory, &trace);
     let errors: Vec<(String, bool, Option<String>)> = spans

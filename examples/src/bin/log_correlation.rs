@@ -80,10 +80,10 @@ async fn charge(order: u64, amount_cents: u64) -> Result<(), String> {
 async fn handle_order(order: u64, sku: &'static str, quantity: u32) -> String {
     tracing::info!(order, "order received");
     let trace_id = sw::trace_id().map(|id| id.to_string()).unwrap_or_default();
-    if check_stock(sku, quantity).await {
-        if let Err(error) = charge(order, u64::from(quantity) * 4_000).await {
-            tracing::error!(order, %error, "order failed");
-        }
+    if check_stock(sku, quantity).await
+        && let Err(error) = charge(order, u64::from(quantity) * 4_000).await
+    {
+        tracing::error!(order, %error, "order failed");
     }
     trace_id
 }
