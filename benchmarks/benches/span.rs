@@ -85,7 +85,6 @@ fn sync_spans(c: &mut Criterion) {
             .service("bench")
             .instance("bench-1")
             .reporter(Discard)
-            .max_send_queue(100_000)
             .start()
             .expect("agent");
         group.bench_function("skywalking_rust_auto/sampled", |b| b.iter(ours_sync));
@@ -106,10 +105,10 @@ fn sync_spans(c: &mut Criterion) {
     fastrace::set_reporter(FastraceDiscard, fastrace::collector::Config::default());
     group.bench_function("fastrace/sampled", |b| b.iter(fastrace_sync));
 
-    let subscriber = tracing_subscriber::registry();
-    tracing::subscriber::with_default(subscriber, || {
-        group.bench_function("tracing/registry", |b| b.iter(tracing_sync));
-    });
+    // The global default, as an application installs it (a scoped default is slower).
+    tracing::subscriber::set_global_default(tracing_subscriber::registry())
+        .expect("no other global subscriber");
+    group.bench_function("tracing/registry", |b| b.iter(tracing_sync));
 
     let tracer = skywalking::trace::tracer::Tracer::new("bench", "bench-1", ());
     group.bench_function("skywalking_0.10/noop_reporter", |b| {
@@ -164,7 +163,6 @@ fn async_spans(c: &mut Criterion) {
             .service("bench")
             .instance("bench-1")
             .reporter(Discard)
-            .max_send_queue(100_000)
             .start()
             .expect("agent");
         group.bench_function("skywalking_rust_auto/sampled", |b| {

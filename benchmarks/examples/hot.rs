@@ -18,7 +18,7 @@ fn main() {
         .unwrap_or(200_000);
     // With SW_AGENT_COLLECTOR_BACKEND_SERVICES set (e.g. to the `sink` example), the
     // default gRPC reporter streams to it; otherwise a reporter that discards.
-    let builder = skywalking_runtime::Agent::builder().max_send_queue(100_000);
+    let builder = skywalking_runtime::Agent::builder();
     let builder = if std::env::var_os("SW_AGENT_COLLECTOR_BACKEND_SERVICES").is_some() {
         builder
     } else {
