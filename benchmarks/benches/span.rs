@@ -71,6 +71,18 @@ fn plain() {
     }
 }
 
+/// How many of the segments the run finished reached the reporter: the loop makes spans
+/// faster than the reporter thread encodes them, and the bounded queue drops the rest.
+fn report_drops(what: &str, before: skywalking_runtime::Stats) {
+    let after = skywalking_runtime::stats();
+    let queued = after.segments_queued - before.segments_queued;
+    let dropped = after.segments_dropped - before.segments_dropped;
+    eprintln!(
+        "skywalking_rust_auto {what}: {queued} segments queued for the reporter, {dropped} dropped at the full queue ({:.0}%)",
+        100.0 * dropped as f64 / (queued + dropped).max(1) as f64
+    );
+}
+
 fn sync_spans(c: &mut Criterion) {
     let mut group = c.benchmark_group("trace_1_root_100_children");
     group.measurement_time(Duration::from_secs(4));
@@ -87,8 +99,10 @@ fn sync_spans(c: &mut Criterion) {
             .reporter(Discard)
             .start()
             .expect("agent");
+        let before = skywalking_runtime::stats();
         group.bench_function("skywalking_rust_auto/sampled", |b| b.iter(ours_sync));
         drop(agent);
+        report_drops("sync", before);
     }
     {
         let agent = skywalking_runtime::Agent::builder()
@@ -165,10 +179,12 @@ fn async_spans(c: &mut Criterion) {
             .reporter(Discard)
             .start()
             .expect("agent");
+        let before = skywalking_runtime::stats();
         group.bench_function("skywalking_rust_auto/sampled", |b| {
             b.iter(|| rt.block_on(ours_async()))
         });
         drop(agent);
+        report_drops("async", before);
     }
     fastrace::set_reporter(FastraceDiscard, fastrace::collector::Config::default());
     group.bench_function("fastrace/sampled", |b| b.iter(|| rt.block_on(fastrace_async())));

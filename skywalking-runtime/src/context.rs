@@ -261,6 +261,15 @@ impl Context {
 
 thread_local! {
     static CURRENT: Cell<Option<Box<Context>>> = const { Cell::new(None) };
+    /// Whether the installed context is unsampled: a flag without a destructor, so the
+    /// unsampled path returns without touching `CURRENT`. Kept in step with every change
+    /// of the installed context (a context's sampling decision never changes).
+    static IN_UNSAMPLED: Cell<bool> = const { Cell::new(false) };
+}
+
+#[inline]
+fn set_unsampled(ctx: Option<&Context>) {
+    IN_UNSAMPLED.set(ctx.is_some_and(|ctx| !ctx.sampled));
 }
 
 /// Runs `f` on the installed context, if any. `f` must not re-enter this module.
@@ -280,6 +289,7 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&mut Context) -> R) -> Option<R> {
 /// Installs `ctx` as the current context, returning what was installed before.
 #[inline]
 pub(crate) fn install(ctx: Option<Box<Context>>) -> Option<Box<Context>> {
+    set_unsampled(ctx.as_deref());
     CURRENT.try_with(|slot| slot.replace(ctx)).ok().flatten()
 }
 
@@ -298,7 +308,7 @@ pub(crate) fn has_current() -> bool {
 /// Opens a span in the installed context, or in a new ephemeral context for a new trace.
 #[inline]
 pub(crate) fn open(init: SpanInit) -> Handle {
-    if !agent::is_enabled() {
+    if !agent::is_enabled() || IN_UNSAMPLED.get() {
         return Handle::NOOP;
     }
     CURRENT
@@ -312,6 +322,7 @@ pub(crate) fn open(init: SpanInit) -> Handle {
                 Some(mut ctx) => {
                     ctx.ephemeral = true;
                     let handle = ctx.open(init);
+                    set_unsampled(Some(&ctx));
                     slot.set(Some(ctx));
                     handle
                 }
@@ -334,6 +345,7 @@ pub(crate) fn open_with(mut ctx: Box<Context>, init: SpanInit) -> Handle {
             None => {
                 ctx.ephemeral = true;
                 let handle = ctx.open(init);
+                set_unsampled(Some(&ctx));
                 slot.set(Some(ctx));
                 handle
             }
@@ -359,6 +371,7 @@ pub(crate) fn close(handle: Handle) {
         }
         let idle = ctx.close(handle, end);
         if idle && ctx.ephemeral {
+            set_unsampled(None);
             queue::recycle_context(ctx);
         } else {
             slot.set(Some(ctx));
