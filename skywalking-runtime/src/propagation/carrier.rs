@@ -136,6 +136,25 @@ impl Injector for BTreeMap<String, String> {
     }
 }
 
+/// tonic request metadata (feature `grpc`), for handlers and interceptors that see a
+/// `tonic::Request` rather than the HTTP request: lenient like [`HeaderMap`].
+#[cfg(feature = "grpc")]
+impl Extractor for tonic::metadata::MetadataMap {
+    fn get(&self, key: &str) -> Option<&str> {
+        tonic::metadata::MetadataMap::get(self, key)?.to_str().ok()
+    }
+}
+
+/// An invalid value is skipped silently, as for [`HeaderMap`].
+#[cfg(feature = "grpc")]
+impl Injector for tonic::metadata::MetadataMap {
+    fn set(&mut self, key: &'static str, value: String) {
+        if let Ok(value) = value.parse() {
+            self.insert(key, value);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,5 +219,23 @@ mod tests {
         injector.set(SW8, "v".to_owned());
         let extractor: &dyn Extractor = &map;
         assert_eq!(extractor.get(SW8), Some("v"));
+    }
+
+    #[cfg(feature = "grpc")]
+    #[test]
+    fn tonic_metadata_round_trips_headers() {
+        let mut metadata = tonic::metadata::MetadataMap::new();
+        Injector::set(
+            &mut metadata,
+            SW8,
+            "1-dA==-cw==-0-cw==-aQ==-ZQ==-YQ==".to_owned(),
+        );
+        Injector::set(&mut metadata, SW8_X, "bad\nvalue".to_owned());
+        assert_eq!(
+            Extractor::get(&metadata, SW8),
+            Some("1-dA==-cw==-0-cw==-aQ==-ZQ==-YQ==")
+        );
+        assert_eq!(Extractor::get(&metadata, SW8_X), None);
+        assert_eq!(Extractor::get(&metadata, TRACEPARENT), None);
     }
 }
