@@ -4,32 +4,12 @@
 mod common;
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
+use common::yield_once;
 use skywalking_proto::v3::RefType;
 use skywalking_runtime::{FutureExt, Span};
-
-/// Pending once, then ready: a deterministic `.await` point.
-struct YieldOnce(bool);
-
-impl Future for YieldOnce {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            Poll::Ready(())
-        } else {
-            self.0 = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
-}
-
-fn yield_once() -> YieldOnce {
-    YieldOnce(false)
-}
 
 struct NoopWake;
 impl Wake for NoopWake {

@@ -4,6 +4,8 @@
 mod common;
 
 use std::collections::HashMap;
+
+use common::YieldOnce;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -90,23 +92,6 @@ fn block_on<F: Future>(future: F) -> F::Output {
     loop {
         if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
             return output;
-        }
-    }
-}
-
-/// Returns `Pending` once, then `Ready`.
-struct YieldOnce(bool);
-
-impl Future for YieldOnce {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            Poll::Ready(())
-        } else {
-            self.0 = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
         }
     }
 }

@@ -2,7 +2,10 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use skywalking_proto::v3::SegmentObject;
@@ -87,4 +90,26 @@ pub fn shape(segment: &SegmentObject) -> Vec<(String, i32, i32)> {
         .collect();
     spans.sort_by_key(|s| s.1);
     spans
+}
+
+/// Returns `Pending` once (waking itself), then `Ready`: a deterministic `.await` point.
+pub struct YieldOnce(pub bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+/// A [`YieldOnce`] that has not yielded yet.
+pub fn yield_once() -> YieldOnce {
+    YieldOnce(false)
 }
