@@ -1,17 +1,11 @@
 //! The demo (the README's main job) runs end to end: three services in three processes
 //! report to the embedded collector, and each request's trace spans all three.
 
-use std::process::Command;
+mod common;
 
 #[test]
 fn every_request_is_one_trace_across_three_services() {
-    let output = Command::new(env!("CARGO_BIN_EXE_demo"))
-        .env_remove("SW_AGENT_COLLECTOR_BACKEND_SERVICES")
-        .output()
-        .expect("the demo runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "demo failed:\n{stdout}\n{stderr}");
+    let stdout = common::run_example(env!("CARGO_BIN_EXE_demo"));
 
     let summaries: Vec<&str> = stdout.lines().filter(|l| l.starts_with("trace ")).collect();
     assert_eq!(summaries.len(), 3, "one trace per request:\n{stdout}");

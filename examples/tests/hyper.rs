@@ -1,20 +1,11 @@
 //! The hyper example runs: each call is one trace in which the server's entry span sits
 //! under the client's exit span.
 
-use std::process::Command;
+mod common;
 
 #[test]
 fn client_and_server_spans_link_into_one_trace_per_call() {
-    let output = Command::new(env!("CARGO_BIN_EXE_hyper"))
-        .env_remove("SW_AGENT_COLLECTOR_BACKEND_SERVICES")
-        .output()
-        .expect("the example runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "example failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = common::run_example(env!("CARGO_BIN_EXE_hyper"));
     assert!(stdout.contains("GET /a -> hello from /a"), "{stdout}");
     assert_eq!(stdout.matches("\ntrace ").count(), 2, "{stdout}");
     assert_eq!(

@@ -1,17 +1,11 @@
 //! The log-correlation example runs end to end: log lines carry the trace ids, and the
 //! embedded collector receives each trace with its logs, pointing at their spans.
 
-use std::process::Command;
+mod common;
 
 #[test]
 fn log_lines_and_reported_logs_point_at_their_traces() {
-    let output = Command::new(env!("CARGO_BIN_EXE_log_correlation"))
-        .env_remove("SW_AGENT_COLLECTOR_BACKEND_SERVICES")
-        .output()
-        .expect("the example runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "failed:\n{stdout}\n{stderr}");
+    let stdout = common::run_example(env!("CARGO_BIN_EXE_log_correlation"));
 
     // Printed lines: ids inside traces, N/A outside.
     assert!(stdout.contains("[tid=N/A sid=N/A spid=N/A]  INFO log_correlation: starting"));

@@ -27,14 +27,14 @@ use crate::record::{SpanKind, SpanLayer, Str, component};
 /// ```
 #[must_use = "a span closes when it is dropped"]
 pub struct Span {
-    handle: Handle,
-    view: SpanRef,
+    /// The span this guard closes; `Deref` lends it out.
+    span: SpanRef,
 }
 
 impl fmt::Debug for Span {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Span")
-            .field("recording", &self.handle.is_recording())
+            .field("recording", &self.span.handle.is_recording())
             .finish()
     }
 }
@@ -92,17 +92,14 @@ impl Span {
     #[inline]
     pub(crate) const fn from_handle(handle: Handle) -> Span {
         Span {
-            handle,
-            view: SpanRef { handle },
+            span: SpanRef { handle },
         }
     }
 
     /// A handle to this span that does not close it.
     #[inline]
     pub fn as_ref(&self) -> SpanRef {
-        SpanRef {
-            handle: self.handle,
-        }
+        self.span
     }
 
     /// Sets the layer (HTTP, database, ...) and returns the span.
@@ -136,7 +133,7 @@ impl std::ops::Deref for Span {
 
     #[inline]
     fn deref(&self) -> &SpanRef {
-        &self.view
+        &self.span
     }
 }
 
@@ -262,6 +259,6 @@ impl SpanRef {
 impl Drop for Span {
     #[inline]
     fn drop(&mut self) {
-        context::close(self.handle);
+        context::close(self.span.handle);
     }
 }
