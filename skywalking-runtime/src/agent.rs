@@ -2,72 +2,23 @@
 //! reporter thread's lifetime.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::config::{Config, IgnoreRules};
+use crate::config::Config;
 use crate::diag::diag;
 use crate::error::Error;
-use crate::propagation::CorrelationLimits;
-use crate::reporter::encode::Identity;
+use crate::logs;
+use crate::reporter::Reporter;
 use crate::reporter::worker::{Custom, Meters, Sink, Worker};
-use crate::reporter::{Reporter, queue};
+use crate::settings::{self, Identity};
+use crate::trace::{self, pool::SEGMENTS};
 
-static ENABLED: AtomicBool = AtomicBool::new(false);
-static SPAN_LIMIT: AtomicUsize = AtomicUsize::new(DEFAULT_SPAN_LIMIT);
-static CORRELATION_MAX_KEYS: AtomicUsize = AtomicUsize::new(CorrelationLimits::DEFAULT.max_keys);
-static CORRELATION_MAX_VALUE: AtomicUsize =
-    AtomicUsize::new(CorrelationLimits::DEFAULT.max_value_size);
 /// `Some` while an agent runs; it holds the worker unless the agent is disabled.
 static RUNNING: Mutex<Option<Option<Worker>>> = Mutex::new(None);
-static IDENTITY: RwLock<Option<Arc<Identity>>> = RwLock::new(None);
-static IGNORE: RwLock<Option<Arc<IgnoreRules>>> = RwLock::new(None);
-
-/// Spans per segment before further spans are dropped and the segment is marked
-/// `isSizeLimited` (`SW_AGENT_SPAN_LIMIT`).
-pub const DEFAULT_SPAN_LIMIT: usize = 300;
-/// How long dropping an [`AgentGuard`] waits for queued segments to be sent.
-pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
-/// How often the reporter thread drains the queue when less than a batch is waiting.
-pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_millis(20);
-
-/// Whether spans are recorded at all.
-#[inline]
-pub(crate) fn is_enabled() -> bool {
-    ENABLED.load(Ordering::Relaxed)
-}
-
-#[inline]
-pub(crate) fn span_limit() -> usize {
-    SPAN_LIMIT.load(Ordering::Relaxed)
-}
-
-/// The service and instance of the running agent (for headers and logs).
-pub(crate) fn identity() -> Option<Arc<Identity>> {
-    IDENTITY.read().ok().and_then(|g| g.clone())
-}
-
-/// The limits applied to `sw8-correlation` data (`SW_AGENT_CORRELATION_MAX_KEY_COUNT`,
-/// `SW_AGENT_CORRELATION_MAX_VALUE_SIZE`). Lock-free: read once per trace.
-#[inline]
-pub(crate) fn correlation_limits() -> CorrelationLimits {
-    CorrelationLimits::new(
-        CORRELATION_MAX_KEYS.load(Ordering::Relaxed),
-        CORRELATION_MAX_VALUE.load(Ordering::Relaxed),
-    )
-}
-
-/// The trace ignore rules (`SW_AGENT_TRACE_IGNORE_PATH`, `SW_AGENT_IGNORE_SUFFIX`) of the
-/// running agent, for the integrations that apply them at a trace's first span. `None`
-/// when no agent runs.
-#[allow(dead_code)] // Applied by the framework integrations.
-pub(crate) fn ignore_rules() -> Option<Arc<IgnoreRules>> {
-    IGNORE.read().ok().and_then(|g| g.clone())
-}
 
 /// Reads the configuration from `SW_AGENT_*` (see [`Config`]) and starts the agent. The
-/// returned guard flushes and stops it when dropped.
+/// returned [`Agent`] flushes and stops it when dropped.
 ///
 /// The same as `Agent::builder().start()`. OAP does not need to be up: the reporter
 /// connects in the background and keeps retrying.
@@ -84,7 +35,7 @@ pub(crate) fn ignore_rules() -> Option<Arc<IgnoreRules>> {
 ///
 /// [`Error::Config`] for a variable that does not parse (naming it and the accepted
 /// form), [`Error::TlsFile`] for an unreadable TLS file, [`Error::AlreadyStarted`].
-pub fn init() -> Result<AgentGuard, Error> {
+pub fn init() -> Result<Agent, Error> {
     Agent::builder().start()
 }
 
@@ -148,21 +99,6 @@ impl std::fmt::Debug for AgentBuilder {
             .field("overrides", &self.overrides.len())
             .field("custom_reporter", &self.reporter.is_some())
             .finish()
-    }
-}
-
-/// Entry point of the agent's configuration.
-#[derive(Debug)]
-pub struct Agent(());
-
-impl Agent {
-    /// A builder over the environment's configuration (read when it starts).
-    pub fn builder() -> AgentBuilder {
-        AgentBuilder {
-            base: None,
-            overrides: Vec::new(),
-            reporter: None,
-        }
     }
 }
 
@@ -251,7 +187,7 @@ impl AgentBuilder {
         self.set(move |c| c.flush_interval = interval)
     }
 
-    /// How long dropping the guard waits for queued segments to be sent (default 5 s).
+    /// How long dropping the agent waits for queued segments to be sent (default 5 s).
     pub fn shutdown_timeout(self, timeout: Duration) -> Self {
         self.set(move |c| c.shutdown_timeout = timeout)
     }
@@ -347,7 +283,7 @@ impl AgentBuilder {
     /// [`Error::Config`] for a value that does not parse, [`Error::TlsFile`] for an
     /// unusable TLS file, [`Error::AlreadyStarted`] if an agent runs in this process,
     /// [`Error::NoReporter`] without a reporter when the `grpc` feature is off.
-    pub fn start(self) -> Result<AgentGuard, Error> {
+    pub fn start(self) -> Result<Agent, Error> {
         let mut config = match self.base {
             Some(config) => config,
             None => Config::from_env()?,
@@ -377,19 +313,16 @@ impl AgentBuilder {
             None if config.disabled => None,
             None => Some(default_sink(&config, &identity)?),
         };
-        if let Ok(mut slot) = IDENTITY.write() {
-            *slot = Some(Arc::new(identity.clone()));
-        }
-        if let Ok(mut slot) = IGNORE.write() {
-            *slot = Some(Arc::new(config.ignore.clone()));
-        }
+        settings::apply(settings::Applied {
+            identity: identity.clone(),
+            ignore: config.ignore.clone(),
+            span_limit: config.span_limit,
+            correlation: config.correlation_limits(),
+        });
         crate::clock::warm_up();
-        crate::sampling::configure(config.sample_rate, config.sample_per_3_secs);
-        SPAN_LIMIT.store(config.span_limit.max(1), Ordering::Relaxed);
-        CORRELATION_MAX_KEYS.store(config.correlation_max_keys, Ordering::Relaxed);
-        CORRELATION_MAX_VALUE.store(config.correlation_max_value_size, Ordering::Relaxed);
-        queue::configure(config.max_send_queue);
-        crate::panic_hook::install();
+        trace::sampling::configure(config.sample_rate, config.sample_per_3_secs);
+        SEGMENTS.configure(config.max_send_queue);
+        trace::panic_hook::install();
         let worker = if config.disabled {
             diag!(Info, "SW_AGENT_DISABLE is set: no span is recorded");
             None
@@ -401,11 +334,11 @@ impl AgentBuilder {
                 .then(|| Meters::every(config.meter_collect_interval));
             let worker =
                 Worker::start(sink, config.flush_interval, meters).map_err(Error::Thread)?;
-            crate::logging::configure(config.log_reporter_level, config.max_send_queue);
+            logs::configure(config.log_reporter_level, config.max_send_queue);
             Some(worker)
         };
         *running = Some(worker);
-        ENABLED.store(!config.disabled, Ordering::Release);
+        settings::set_enabled(!config.disabled);
         diag!(
             Info,
             "started: service {:?}, instance {:?}, collector {}",
@@ -413,7 +346,7 @@ impl AgentBuilder {
             identity.instance,
             config.backends.join(",")
         );
-        Ok(AgentGuard {
+        Ok(Agent {
             shutdown_timeout: config.shutdown_timeout,
         })
     }
@@ -432,57 +365,77 @@ fn default_sink(_config: &Config, _identity: &Identity) -> Result<Box<dyn Sink>,
     Err(Error::NoReporter)
 }
 
-/// Keeps the agent running; dropping it flushes queued segments (waiting at most the
-/// shutdown timeout, 5 s by default) and stops the reporter thread.
+/// The running agent. Dropping it flushes queued data (waiting at most the shutdown
+/// timeout, 5 s by default) and stops the reporter thread.
+///
+/// Made by [`init`] or [`Agent::builder`]. Keep it alive as long as the program traces,
+/// typically as a `let _agent = ...;` binding in `main`.
 #[derive(Debug)]
-#[must_use = "dropping the guard stops the agent"]
-pub struct AgentGuard {
+#[must_use = "dropping the agent stops it"]
+pub struct Agent {
     shutdown_timeout: Duration,
 }
 
-impl AgentGuard {
+impl Agent {
+    /// A builder over the environment's configuration (read when it starts).
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), skywalking_runtime::Error> {
+    /// let _agent = skywalking_runtime::Agent::builder()
+    ///     .service("checkout")
+    ///     .backend("oap:11800")
+    ///     .start()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn builder() -> AgentBuilder {
+        AgentBuilder {
+            base: None,
+            overrides: Vec::new(),
+            reporter: None,
+        }
+    }
+
     /// Sends everything queued so far, waiting at most `timeout`. Returns false if the
-    /// timeout passed first.
+    /// timeout passed first or the collector could not take everything. Safe to call
+    /// from async code (it blocks the calling thread, not a runtime the reporter needs),
+    /// though it is best not called on a `current_thread` runtime that serves something
+    /// the flush waits for.
     pub fn flush(&self, timeout: Duration) -> bool {
-        flush(timeout)
+        let deadline = Instant::now() + timeout;
+        match RUNNING.lock() {
+            Ok(running) => match running.as_ref() {
+                Some(Some(worker)) => worker.flush(deadline),
+                Some(None) => true,
+                None => false,
+            },
+            Err(_) => false,
+        }
+    }
+
+    /// Stops recording, flushes what is queued within `timeout` and stops the reporter
+    /// thread; what could not be sent by then is dropped and counted. Returns false if
+    /// the timeout passed first. Dropping the agent does the same with the configured
+    /// shutdown timeout.
+    pub fn shutdown(self, timeout: Duration) -> bool {
+        let stopped = stop(timeout);
+        std::mem::forget(self);
+        stopped
     }
 }
 
-impl Drop for AgentGuard {
+impl Drop for Agent {
     fn drop(&mut self) {
-        shutdown(self.shutdown_timeout);
+        stop(self.shutdown_timeout);
     }
 }
 
-/// Sends everything queued so far, waiting at most `timeout`. Returns false if the
-/// timeout passed first, the collector could not take everything, or no agent is
-/// running. Safe to call from async code (it blocks the calling thread, not a runtime
-/// the reporter needs), though it is best not called on a `current_thread` runtime
-/// that serves something the flush waits for.
-pub fn flush(timeout: Duration) -> bool {
+fn stop(timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
-    match RUNNING.lock() {
-        Ok(running) => match running.as_ref() {
-            Some(Some(worker)) => worker.flush(deadline),
-            Some(None) => true,
-            None => false,
-        },
-        Err(_) => false,
-    }
-}
-
-/// Stops recording, flushes what is queued within `timeout` and stops the reporter
-/// thread. Segments that could not be sent by then are dropped and counted. Returns
-/// false if the timeout passed first or no agent was running. Dropping the
-/// [`AgentGuard`] does the same.
-pub fn shutdown(timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    ENABLED.store(false, Ordering::Release);
-    crate::logging::disable();
+    settings::set_enabled(false);
+    logs::disable();
     let running = RUNNING.lock().ok().and_then(|mut r| r.take());
-    if let Ok(mut slot) = IGNORE.write() {
-        *slot = None;
-    }
+    settings::clear_ignore_rules();
     match running {
         Some(Some(worker)) => worker.shutdown(deadline),
         Some(None) => true,

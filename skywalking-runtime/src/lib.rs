@@ -57,53 +57,46 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod agent;
+// Layer 0: plain data and leaves.
 mod clock;
-mod config;
-mod context;
 mod diag;
 mod error;
-mod future;
 mod id;
-pub mod integrations;
-mod log_context;
-mod logging;
 pub mod meter;
-mod panic_hook;
-mod propagate;
 pub mod propagation;
 mod record;
-mod reporter;
-mod sampling;
-mod span;
+mod settings;
 mod stats;
+// Layer 1: the bounded queues to the reporter.
+mod queue;
+// Layer 2: the trace core and the log capture.
+mod logs;
+mod trace;
+// Layer 3: configuration and the reporter.
+mod config;
+mod reporter;
+// Layer 4: the agent, which wires the others.
+mod agent;
 
-pub use agent::{
-    Agent, AgentBuilder, AgentGuard, DEFAULT_FLUSH_INTERVAL, DEFAULT_SHUTDOWN_TIMEOUT,
-    DEFAULT_SPAN_LIMIT, flush, init, shutdown,
-};
-pub use config::{
-    Config, DEFAULT_BACKEND, DEFAULT_CHECK_INTERVAL, DEFAULT_IGNORE_SUFFIX,
-    DEFAULT_METER_COLLECT_INTERVAL, DEFAULT_SERVICE, Protocol,
-};
+pub mod integrations;
+
+pub use agent::{Agent, AgentBuilder, init};
+pub use config::Config;
 pub use error::Error;
-#[cfg(feature = "tokio")]
-pub use future::spawn;
-pub use future::{ContextSnapshot, FutureExt, Instrumented};
 pub use id::Id;
-pub use log_context::{LogContext, NOT_AVAILABLE, segment_id, span_id};
-pub use logging::LogLevel;
-pub use propagate::{correlation, set_correlation};
+pub use logs::LogLevel;
+pub use logs::ids::{LogContext, NOT_AVAILABLE, segment_id, span_id, trace_id};
 pub use record::{SpanKind, SpanLayer, TraceId, component};
 pub use reporter::Reporter;
 pub use skywalking_macros::trace;
-pub use span::{Span, SpanRef, current_span};
+/// The SkyWalking v3 protocol messages, as [`Reporter`] receives them.
+pub use skywalking_proto as proto;
 pub use stats::{Stats, stats};
-
-/// The id of the trace active on this thread or task, or `None`.
-pub fn trace_id() -> Option<TraceId> {
-    context::with_current(|ctx| ctx.trace_id.clone())
-}
+#[cfg(feature = "tokio")]
+pub use trace::future::spawn;
+pub use trace::future::{ContextSnapshot, FutureExt, Instrumented};
+pub use trace::remote::{correlation, set_correlation};
+pub use trace::span::{Span, SpanRef, current_span};
 
 #[doc(hidden)]
 #[path = "private.rs"]

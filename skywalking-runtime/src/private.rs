@@ -13,12 +13,12 @@ use std::task::{Context as TaskContext, Poll};
 use pin_project_lite::pin_project;
 
 pub use crate::record::{SpanKind, SpanLayer, component};
-pub use crate::span::{Span, SpanRef};
+pub use crate::trace::span::{Span, SpanRef};
 pub use ::core;
 
-use crate::context::{Context, SpanInit};
-use crate::future::Instrumented;
 use crate::propagation::{Extractor, Injector};
+use crate::trace::context::{Context, SpanInit};
+use crate::trace::future::Instrumented;
 
 /// The static part of an annotated function's span.
 #[derive(Debug)]
@@ -72,7 +72,7 @@ pub fn enter_exit(meta: &'static Meta, peer: impl Into<Cow<'static, str>>) -> Sp
 /// Opens the entry span of a sync function, continuing the trace in `carrier`.
 #[inline]
 pub fn enter_entry<C: Extractor + ?Sized>(meta: &'static Meta, carrier: &C) -> Span {
-    Span::from_handle(crate::propagate::open_entry(
+    Span::from_handle(crate::trace::remote::open_entry(
         meta.init(Cow::Borrowed("")),
         carrier,
     ))
@@ -102,14 +102,14 @@ pub fn instrument_entry<C: Extractor + ?Sized, F: Future>(
     carrier: &C,
     future: F,
 ) -> Instrumented<F> {
-    let incoming = crate::propagate::incoming_context(carrier);
+    let incoming = crate::trace::remote::incoming_context(carrier);
     Instrumented::with_span(future, meta.init(Cow::Borrowed("")), incoming)
 }
 
 /// The span the annotated function is running in (for its tags, inside an async body).
 #[inline]
 pub fn current() -> SpanRef {
-    crate::span::current_span()
+    crate::trace::span::current_span()
 }
 
 /// Writes the trace context of `span` into `carrier` (exit spans with `headers = ..`).
@@ -140,7 +140,7 @@ pub struct Incoming(Option<Box<Context>>);
 /// Reads the incoming trace context of an async entry function.
 #[inline]
 pub fn extract<C: Extractor + ?Sized>(carrier: &C) -> Incoming {
-    Incoming(crate::propagate::incoming_context(carrier))
+    Incoming(crate::trace::remote::incoming_context(carrier))
 }
 
 /// Wraps the body of an async entry function whose headers were read by [`extract`].

@@ -1,7 +1,7 @@
 //! The agent's own health counters, read with [`crate::stats()`].
 //!
 //! Every finished segment ends up in exactly one bucket, so two identities hold once the
-//! reporter is idle (after [`crate::flush`] or [`crate::shutdown`]):
+//! reporter is idle (after `Agent::flush` or `Agent::shutdown`):
 //!
 //! - finished segments = `segments_queued` + `segments_dropped_queue_full`;
 //! - `segments_queued` = `segments_sent` + (`segments_dropped` −

@@ -54,7 +54,7 @@ fn spans_allocate_nothing_in_steady_state() {
     // Warm up: thread-local state, the segment pool, buffer capacities.
     for _ in 0..50 {
         one_trace();
-        assert!(skywalking_runtime::flush(std::time::Duration::from_secs(5)));
+        assert!(common::flush(std::time::Duration::from_secs(5)));
     }
     let mut total = 0;
     for _ in 0..200 {
@@ -62,7 +62,7 @@ fn spans_allocate_nothing_in_steady_state() {
         one_trace();
         total += allocations() - before;
         // Let the reporter hand the segment back to the pool (outside the measurement).
-        assert!(skywalking_runtime::flush(std::time::Duration::from_secs(5)));
+        assert!(common::flush(std::time::Duration::from_secs(5)));
     }
     assert_eq!(
         total, 0,

@@ -34,10 +34,7 @@ fn child() {
             println!("recording={}", span.is_recording());
             println!("trace={}", skywalking_runtime::trace_id().is_some());
             drop(span);
-            println!(
-                "flushed={}",
-                skywalking_runtime::flush(std::time::Duration::from_secs(1))
-            );
+            println!("flushed={}", guard.flush(std::time::Duration::from_secs(1)));
             drop(guard);
             println!("spans={}", skywalking_runtime::stats().spans_started);
         }

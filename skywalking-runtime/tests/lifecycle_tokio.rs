@@ -77,7 +77,7 @@ async fn a_tokio_program_delivers_segments_properties_and_pings() {
 
     // Nothing is queued now: the drop's flush has nothing to wait for, even though the
     // collector lives on this very (blocked) thread.
-    assert!(skywalking_runtime::flush(Duration::from_secs(2)));
+    assert!(guard.flush(Duration::from_secs(2)));
     drop(guard);
     let stats = skywalking_runtime::stats();
     assert_eq!(stats.segments_sent, stats.segments_queued);

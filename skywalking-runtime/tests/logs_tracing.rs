@@ -162,7 +162,7 @@ fn events_are_reported_with_the_trace_context_they_were_written_in() {
     assert!(line("below the reporting level").starts_with(&format!("[tid={} ", ids.trace)));
     assert!(line("outside any trace").starts_with("[tid=N/A sid=N/A spid=N/A] "));
 
-    assert!(skywalking_runtime::flush(WAIT));
+    assert!(_agent.flush(WAIT));
     let stats = skywalking_runtime::stats();
     assert_eq!(stats.logs_queued, 3);
     assert_eq!(stats.logs_sent, 3);

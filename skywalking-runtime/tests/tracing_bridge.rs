@@ -11,13 +11,13 @@ use std::time::Duration;
 use reporter_support::WAIT;
 use skywalking_proto::v3::{SegmentObject, SpanObject, SpanType};
 use skywalking_runtime::integrations::tracing::SkyWalkingLayer;
-use skywalking_runtime::{Agent, AgentGuard, Config};
+use skywalking_runtime::{Agent, Config};
 use skywalking_testkit::MockCollector;
 use tracing_subscriber::layer::SubscriberExt;
 
 struct Setup {
     collector: MockCollector,
-    _agent: AgentGuard,
+    _agent: Agent,
     _runtime: tokio::runtime::Runtime,
 }
 

@@ -58,10 +58,10 @@ use pin_project_lite::pin_project;
 
 use super::http::{self as sw_http, Outcome, Record, RequestTags};
 use super::{ignore, support};
-use crate::future::Instrumented;
 use crate::propagation::Extractor;
 use crate::record::SpanKind;
-use crate::span::SpanRef;
+use crate::trace::future::Instrumented;
+use crate::trace::span::SpanRef;
 
 /// What a span is named after its method when no resource matched: `GET (unmatched)`.
 pub const UNMATCHED: &str = sw_http::UNMATCHED_ROUTE;

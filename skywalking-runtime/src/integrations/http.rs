@@ -15,11 +15,11 @@ use std::{
 #[cfg(any(feature = "tower", feature = "actix-web"))]
 use pin_project_lite::pin_project;
 
-use crate::context::SpanInit;
 #[cfg(any(feature = "tower", feature = "actix-web"))]
 use crate::record::component;
 use crate::record::{SpanKind, SpanLayer};
-use crate::span::SpanRef;
+use crate::trace::context::SpanInit;
+use crate::trace::span::SpanRef;
 
 #[cfg(any(feature = "hyper", feature = "reqwest"))]
 /// `HttpClient` in OAP's `component-libraries.yml`: the id the Node.js and .NET agents

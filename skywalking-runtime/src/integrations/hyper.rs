@@ -64,9 +64,9 @@ use tower_service::Service;
 
 use super::http::{self as sw_http, Outcome, RequestTags};
 use super::support;
-use crate::future::Instrumented;
 use crate::record::SpanKind;
-use crate::span::SpanRef;
+use crate::trace::future::Instrumented;
+use crate::trace::span::SpanRef;
 
 /// A [`Layer`] that gives every request sent through the wrapped client an exit span
 /// and passes the trace on in its headers (see the [module docs](self)).

@@ -23,14 +23,14 @@
 //! case-insensitively (`/logo.PNG` ends with `.png`). The Java agent compares the text
 //! from the last `.` exactly; comparing the end of the path also lets multi-dot suffixes
 //! such as `.tar.gz` work. The default list is
-//! [`DEFAULT_IGNORE_SUFFIX`](crate::DEFAULT_IGNORE_SUFFIX).
+//! [`DEFAULT_IGNORE_SUFFIX`](crate::Config::DEFAULT_IGNORE_SUFFIX).
 
 use std::str::Chars;
 
 /// Whether the running agent's rules ignore a request to `path` (no query string).
 /// `false` when no agent runs.
 pub(crate) fn is_ignored(path: &str) -> bool {
-    match crate::agent::ignore_rules() {
+    match crate::settings::ignore_rules() {
         Some(rules) => is_ignored_by(path, &rules.paths, &rules.suffixes),
         None => false,
     }
@@ -240,7 +240,9 @@ mod tests {
 
     #[test]
     fn suffixes() {
-        let suffixes = crate::DEFAULT_IGNORE_SUFFIX.split(',').collect::<Vec<_>>();
+        let suffixes = crate::Config::DEFAULT_IGNORE_SUFFIX
+            .split(',')
+            .collect::<Vec<_>>();
         assert!(has_ignored_suffix("/img/logo.png", &suffixes));
         assert!(has_ignored_suffix("/img/logo.PNG", &suffixes));
         assert!(has_ignored_suffix("/app.js", &suffixes));

@@ -43,8 +43,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::log_context::LogContext;
-use crate::logging::{self, LogLevel, Record as Captured};
+use crate::logs::ids::LogContext;
+use crate::logs::{self, LogLevel, Record as Captured};
 
 /// A [`log::Log`] that adds the trace ids to each record's message and reports records
 /// to OAP. See the [module docs](self).
@@ -114,7 +114,7 @@ fn text(static_text: Option<&'static str>, text: Option<&str>) -> Option<Cow<'st
 
 /// Queues `record` for OAP if its level passes the threshold.
 pub(crate) fn report(record: &log::Record<'_>) {
-    logging::capture(level_of(record.level()), || Captured {
+    logs::capture(level_of(record.level()), || Captured {
         logger: Cow::Owned(record.target().to_owned()),
         file: text(record.file_static(), record.file()),
         line: record.line(),
@@ -125,7 +125,7 @@ pub(crate) fn report(record: &log::Record<'_>) {
 
 impl<L: log::Log> log::Log for SkyWalkingLogger<L> {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        self.inner.enabled(metadata) || logging::enabled(level_of(metadata.level()))
+        self.inner.enabled(metadata) || logs::enabled(level_of(metadata.level()))
     }
 
     fn log(&self, record: &log::Record<'_>) {

@@ -4,24 +4,27 @@
 
 use std::future::Future;
 
-use crate::context::{self, SpanInit};
-use crate::future::Instrumented;
-use crate::record::SpanKind;
-use crate::span::{Span, SpanRef, current_span};
 #[cfg(any(feature = "tower", feature = "actix-web"))]
-use crate::{context::Context, id::Id, propagation::Extractor, record::TraceId};
+use crate::id::Id;
+use crate::propagation::Extractor;
+use crate::record::SpanKind;
+use crate::record::TraceId;
+use crate::trace::context::Context;
+use crate::trace::context::{self, SpanInit};
+use crate::trace::future::Instrumented;
+use crate::trace::span::{Span, SpanRef, current_span};
 
 /// Whether an agent runs and records: when not, integrations skip all their work.
 #[inline]
 pub(crate) fn is_enabled() -> bool {
-    crate::agent::is_enabled()
+    crate::settings::is_enabled()
 }
 
 #[cfg(any(feature = "tower", feature = "actix-web"))]
 /// The trace a request continues, read from its `headers` (`sw8`, else
 /// `traceparent`): read it before the request moves into the inner service.
 pub(crate) fn incoming<C: Extractor + ?Sized>(headers: &C) -> Option<Box<Context>> {
-    crate::propagate::incoming_context(headers)
+    crate::trace::remote::incoming_context(headers)
 }
 
 #[cfg(any(feature = "tower", feature = "actix-web"))]

@@ -62,10 +62,10 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::context::SpanInit;
-use crate::future::Instrumented;
 use crate::record::{SpanKind, SpanLayer, component};
-use crate::span::{Span, SpanRef, current_span};
+use crate::trace::context::SpanInit;
+use crate::trace::future::Instrumented;
+use crate::trace::span::{Span, SpanRef, current_span};
 
 /// The tag OAP reads a gRPC status from.
 const RPC_STATUS_CODE: &str = "rpc.status_code";
@@ -130,7 +130,7 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let incoming = crate::propagate::incoming_context(request.headers());
+        let incoming = crate::trace::remote::incoming_context(request.headers());
         let init = SpanInit {
             kind: SpanKind::Entry,
             name: method_name(request.uri().path()),

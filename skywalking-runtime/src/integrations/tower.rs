@@ -114,8 +114,8 @@ use tower_service::Service;
 
 use super::http::{self as sw_http, Record, RequestTags};
 use super::{ignore, support};
-use crate::future::Instrumented;
 use crate::record::SpanKind;
+use crate::trace::future::Instrumented;
 
 /// Names the entry span of a request from its head.
 type OperationName = Arc<dyn Fn(&Parts) -> Cow<'static, str> + Send + Sync>;

@@ -91,10 +91,10 @@ use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::{Context as LayerContext, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::context::{self, Handle, Opened, SpanInit};
-use crate::log_context::LogContext;
-use crate::logging::{self, LogLevel, Record as Captured};
+use crate::logs::ids::LogContext;
+use crate::logs::{self, LogLevel, Record as Captured};
 use crate::record::{SpanKind, SpanLayer, Str, component};
+use crate::trace::context::{self, Handle, Opened, SpanInit};
 
 /// A [`Layer`] that turns `tracing` spans into SkyWalking local spans and events into
 /// span logs and reported logs. See the [module docs](self).
@@ -202,7 +202,7 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: LayerContext<'_, S>) {
-        if !self.record_fields || !crate::agent::is_enabled() {
+        if !self.record_fields || !crate::settings::is_enabled() {
             return;
         }
         let mut fields = Fields::default();
@@ -281,7 +281,7 @@ where
     fn on_event(&self, event: &Event<'_>, _ctx: LayerContext<'_, S>) {
         let metadata = event.metadata();
         let level = level_of(*metadata.level());
-        let report = self.report_logs && logging::enabled(level);
+        let report = self.report_logs && logs::enabled(level);
         let handle = if self.span_logs {
             context::current_handle()
         } else {
@@ -302,7 +302,7 @@ where
             context::add_log(handle, log, false);
         }
         if report {
-            logging::capture(level, || Captured {
+            logs::capture(level, || Captured {
                 logger: Cow::Borrowed(metadata.target()),
                 file: metadata.file().map(Cow::Borrowed),
                 line: metadata.line(),

@@ -4,13 +4,7 @@ use skywalking_proto::v3;
 
 use crate::clock;
 use crate::record::{LogRecord, RefKind, RefRecord, SegmentRecord, SpanKind, SpanLayer, Str};
-
-/// The service and instance names segments are reported under.
-#[derive(Clone, Debug)]
-pub(crate) struct Identity {
-    pub(crate) service: String,
-    pub(crate) instance: String,
-}
+pub(crate) use crate::settings::Identity;
 
 /// Encodes one segment.
 pub(crate) fn segment(record: &SegmentRecord, identity: &Identity) -> v3::SegmentObject {

@@ -36,13 +36,14 @@ use tonic::{Code, Request, Status};
 
 use super::backoff::{self, Backoff};
 use super::encode::Identity;
+use super::encode_logs;
 use super::management::{self, PROPERTIES_EVERY};
 use super::wire;
 use super::worker::Sink;
 use crate::config::{Config, strip_scheme};
 use crate::diag::diag;
 use crate::error::Error;
-use crate::logging::{self, LogItem};
+use crate::logs::LogItem;
 use crate::meter;
 use crate::record::SegmentRecord;
 use crate::stats;
@@ -273,7 +274,7 @@ impl GrpcSink {
                 .enable_all()
                 .thread_name("skywalking-reporter")
                 // Its blocking threads (DNS) are the reporter's too: never report their logs.
-                .on_thread_start(crate::logging::mute_this_thread)
+                .on_thread_start(crate::logs::mute_this_thread)
                 .build()
             {
                 Ok(runtime) => self.runtime = Some(runtime),
@@ -599,7 +600,7 @@ impl Sink for GrpcSink {
         let n = batch.len() as u64;
         let items = batch
             .iter()
-            .map(|item| Bytes::from(logging::encode::log(item, &self.identity).encode_to_vec()))
+            .map(|item| Bytes::from(encode_logs::log(item, &self.identity).encode_to_vec()))
             .collect();
         if self.stream(COLLECT_LOGS, items, deadline, "logs") {
             stats::logs_sent(n);

@@ -1,20 +1,20 @@
 //! Getting finished segments out of the process.
 //!
-//! Application threads push finished segments into a bounded queue ([`queue`], never
+//! Application threads push finished segments into a bounded queue (never
 //! blocking, drops counted). One named thread, `skywalking-reporter`, drains it in
 //! batches, encodes the segments to protocol messages and hands them to the gRPC client
 //! (the default, feature `grpc`) or to a user's [`Reporter`]. Log records travel the same
-//! way through a queue of their own ([`crate::logging`]), and the same thread collects
+//! way through a queue of their own, and the same thread collects
 //! and sends the meters ([`crate::meter`]) on their own period.
 
 #[cfg(feature = "grpc")]
 pub(crate) mod backoff;
 pub(crate) mod encode;
+pub(crate) mod encode_logs;
 #[cfg(feature = "grpc")]
 pub(crate) mod grpc;
 #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
 pub(crate) mod management;
-pub(crate) mod queue;
 #[cfg(feature = "grpc")]
 pub(crate) mod wire;
 pub(crate) mod worker;

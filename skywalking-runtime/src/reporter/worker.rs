@@ -25,44 +25,24 @@
 //! The thread is muted for log reporting: what tonic, hyper or h2 log while the reporter
 //! sends is never reported back.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle, Thread};
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use skywalking_proto::v3::{self, SegmentObject};
 
 use super::Reporter;
 use super::encode::{self, Identity};
-use super::queue;
-use crate::logging::{self, LogItem};
+use super::encode_logs;
+use crate::logs::{self, LogItem, RECORDS};
 use crate::meter::{self, ProcessSampler};
+use crate::queue;
 use crate::record::SegmentRecord;
+use crate::settings::REPORT_BATCH as BATCH;
 use crate::stats;
-
-/// Segments per batch; also the queue length at which a parked worker is woken early.
-pub(crate) const BATCH: usize = 512;
-
-/// Set while the worker is parked and may be woken by producers.
-static PARKED: AtomicBool = AtomicBool::new(false);
-static THREAD: Mutex<Option<Thread>> = Mutex::new(None);
-
-/// Wakes the worker when the queue has a full batch waiting.
-#[inline]
-pub(crate) fn nudge_if_busy(len: usize) {
-    if len >= BATCH && PARKED.swap(false, Ordering::AcqRel) {
-        wake();
-    }
-}
-
-fn wake() {
-    if let Ok(guard) = THREAD.lock()
-        && let Some(thread) = guard.as_ref()
-    {
-        thread.unpark();
-    }
-}
+use crate::trace::pool::{self, SEGMENTS};
 
 /// Where the worker sends encoded batches. Runs on the worker thread only.
 pub(crate) trait Sink: Send {
@@ -112,7 +92,7 @@ impl Sink for Custom {
     fn send_logs(&mut self, batch: &[Box<LogItem>], _deadline: Option<Instant>) {
         let encoded = batch
             .iter()
-            .map(|item| logging::encode::log(item, &self.identity))
+            .map(|item| encode_logs::log(item, &self.identity))
             .collect();
         self.reporter.report_logs(encoded);
         stats::logs_sent(batch.len() as u64);
@@ -218,11 +198,11 @@ impl Loop {
             self.sink.tick();
             match ready {
                 Ok(()) => {
-                    PARKED.store(true, Ordering::Release);
-                    if queue::len() < BATCH && logging::len() < BATCH {
+                    queue::reporter::set_parked(true);
+                    if SEGMENTS.len() < BATCH && RECORDS.len() < BATCH {
                         thread::park_timeout(self.interval);
                     }
-                    PARKED.store(false, Ordering::Release);
+                    queue::reporter::set_parked(false);
                 }
                 // Backing off: producers must not wake us for every segment.
                 Err(at) => {
@@ -270,14 +250,14 @@ impl Loop {
 
     /// Moves up to one batch from the queue to the sink; returns how many.
     fn send_batch(&mut self, deadline: Option<Instant>) -> usize {
-        queue::drain(BATCH, &mut self.batch);
+        SEGMENTS.drain(BATCH, &mut self.batch);
         let n = self.batch.len();
         if n == 0 {
             return 0;
         }
         self.sink.send(&mut self.batch, deadline);
         for segment in self.batch.drain(..) {
-            queue::recycle_segment(segment);
+            pool::recycle_segment(segment);
         }
         n
     }
@@ -285,7 +265,7 @@ impl Loop {
     /// Moves up to one batch of log records from their queue to the sink; returns how
     /// many.
     fn send_log_batch(&mut self, deadline: Option<Instant>) -> usize {
-        logging::drain(BATCH, &mut self.log_batch);
+        RECORDS.drain(BATCH, &mut self.log_batch);
         let n = self.log_batch.len();
         if n > 0 {
             self.sink.send_logs(&self.log_batch, deadline);
@@ -326,7 +306,7 @@ impl Loop {
     /// At exit: what could not be sent is dropped, and counted.
     fn drop_queued(&mut self) {
         loop {
-            logging::drain(BATCH, &mut self.log_batch);
+            RECORDS.drain(BATCH, &mut self.log_batch);
             if self.log_batch.is_empty() {
                 break;
             }
@@ -334,13 +314,13 @@ impl Loop {
             self.log_batch.clear();
         }
         loop {
-            queue::drain(BATCH, &mut self.batch);
+            SEGMENTS.drain(BATCH, &mut self.batch);
             if self.batch.is_empty() {
                 return;
             }
             stats::segments_undelivered(self.batch.len() as u64);
             for segment in self.batch.drain(..) {
-                queue::recycle_segment(segment);
+                pool::recycle_segment(segment);
             }
         }
     }
@@ -367,14 +347,10 @@ impl Worker {
         let handle = thread::Builder::new()
             .name("skywalking-reporter".into())
             .spawn(move || {
-                logging::mute_this_thread();
-                if let Ok(mut guard) = THREAD.lock() {
-                    *guard = Some(thread::current());
-                }
+                logs::mute_this_thread();
+                queue::reporter::register(Some(thread::current()));
                 state.run(&thread_stop, &inbox);
-                if let Ok(mut guard) = THREAD.lock() {
-                    *guard = None;
-                }
+                queue::reporter::register(None);
             })?;
         Ok(Worker {
             handle: Some(handle),

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use skywalking_proto::v3::SegmentObject;
-use skywalking_runtime::{Agent, AgentBuilder, AgentGuard, Reporter};
+use skywalking_runtime::{Agent, AgentBuilder, Reporter};
 
 #[derive(Clone, Default)]
 pub struct Memory(Arc<Mutex<Vec<SegmentObject>>>);
@@ -22,7 +22,7 @@ impl Reporter for Memory {
 
 struct Started {
     memory: Memory,
-    _guard: AgentGuard,
+    _guard: Agent,
 }
 
 static AGENT: OnceLock<Started> = OnceLock::new();
@@ -50,6 +50,13 @@ pub fn start_with(configure: impl FnOnce(AgentBuilder) -> AgentBuilder) -> Memor
         .clone()
 }
 
+/// Flushes the agent that [`start_with`] started; false if none runs.
+pub fn flush(timeout: Duration) -> bool {
+    AGENT
+        .get()
+        .is_some_and(|started| started._guard.flush(timeout))
+}
+
 pub fn start() -> Memory {
     start_with(|b| b)
 }
@@ -57,7 +64,7 @@ pub fn start() -> Memory {
 impl Memory {
     /// The segments of `trace_id`, after flushing the queue.
     pub fn trace(&self, trace_id: &str) -> Vec<SegmentObject> {
-        assert!(skywalking_runtime::flush(Duration::from_secs(5)));
+        assert!(flush(Duration::from_secs(5)));
         self.0
             .lock()
             .unwrap()
@@ -69,7 +76,7 @@ impl Memory {
 
     /// Every segment reported so far, after flushing the queue.
     pub fn all(&self) -> Vec<SegmentObject> {
-        assert!(skywalking_runtime::flush(Duration::from_secs(5)));
+        assert!(flush(Duration::from_secs(5)));
         self.0.lock().unwrap().clone()
     }
 }

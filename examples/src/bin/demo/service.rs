@@ -9,7 +9,7 @@ pub(crate) type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// Starts the agent as `service`, reporting where `SW_AGENT_COLLECTOR_BACKEND_SERVICES`
 /// says (the orchestrator sets it).
-pub(crate) fn start_agent(service: &str) -> Result<sw::AgentGuard, Error> {
+pub(crate) fn start_agent(service: &str) -> Result<sw::Agent, Error> {
     Ok(sw::Agent::builder()
         .service(service)
         .instance(format!("{service}-1"))

@@ -4,21 +4,21 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use crate::context::{self, Context, Handle, SpanInit};
 use crate::id::Id;
 use crate::propagation::{
     Correlation, Extension, Extractor, Incoming, Injector, Parent, SW8, SW8_CORRELATION, SW8_X,
     Sw8Ref, TRACEPARENT, TraceParent,
 };
 use crate::record::{RefKind, RefRecord, SegmentId, SegmentIdDisplay, TraceId};
+use crate::trace::context::{self, Context, Handle, SpanInit};
 
 /// The context an incoming request continues, or `None` (no header, a malformed one, or
 /// the agent off): the entry span then starts a new trace.
 pub(crate) fn incoming_context<C: Extractor + ?Sized>(carrier: &C) -> Option<Box<Context>> {
-    if !crate::agent::is_enabled() {
+    if !crate::settings::is_enabled() {
         return None;
     }
-    let incoming = crate::propagation::extract(carrier, crate::agent::correlation_limits())?;
+    let incoming = crate::propagation::extract(carrier, crate::settings::correlation_limits())?;
     Some(context_from(incoming))
 }
 
@@ -94,7 +94,7 @@ struct Headers {
 }
 
 fn headers_for(ctx: &mut Context, handle: Handle, with_traceparent: bool) -> Option<Headers> {
-    let identity = crate::agent::identity()?;
+    let identity = crate::settings::identity()?;
     let trace_id = ctx.trace_id.to_string();
     let (segment_id, span_id, endpoint, peer) = match (&ctx.segment, ctx.owns(handle)) {
         (Some(segment), true) => {

@@ -8,28 +8,8 @@ use std::time::Duration;
 
 use crate::diag::Level;
 use crate::error::Error;
-use crate::logging::LogLevel;
-
-/// The default collector address.
-pub const DEFAULT_BACKEND: &str = "127.0.0.1:11800";
-/// The default heartbeat (`keepAlive`) period, `SW_AGENT_REPORTER_CHECK_INTERVAL`.
-pub const DEFAULT_CHECK_INTERVAL: Duration = Duration::from_secs(30);
-/// The default period of meter collection, `SW_AGENT_METER_COLLECT_INTERVAL`.
-pub const DEFAULT_METER_COLLECT_INTERVAL: Duration = Duration::from_secs(20);
-/// The default service name when `SW_AGENT_NAME` is not set.
-pub const DEFAULT_SERVICE: &str = "rust-service";
-/// The default of `SW_AGENT_IGNORE_SUFFIX`, the Java agent's list.
-pub const DEFAULT_IGNORE_SUFFIX: &str =
-    ".jpg,.jpeg,.js,.css,.png,.bmp,.gif,.ico,.mp3,.mp4,.html,.svg";
-
-/// How the agent talks to the collector (`SW_AGENT_PROTOCOL`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum Protocol {
-    /// gRPC to OAP's port 11800.
-    #[default]
-    Grpc,
-}
+use crate::logs::LogLevel;
+use crate::settings::{self, IgnoreRules};
 
 /// TLS to the collector (`SW_AGENT_REPORTER_GRPC_TLS_*`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -38,16 +18,6 @@ pub(crate) struct TlsSettings {
     pub(crate) ca_path: Option<PathBuf>,
     pub(crate) client_cert_path: Option<PathBuf>,
     pub(crate) client_key_path: Option<PathBuf>,
-}
-
-/// What the ignore rules of `SW_AGENT_TRACE_IGNORE_PATH` and `SW_AGENT_IGNORE_SUFFIX`
-/// hold, for the integrations that apply them.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct IgnoreRules {
-    /// Ant-style path patterns.
-    pub(crate) paths: Vec<String>,
-    /// Suffixes of first-span names.
-    pub(crate) suffixes: Vec<String>,
 }
 
 /// The agent's configuration, read from the environment with [`Config::from_env`] (or any
@@ -121,7 +91,6 @@ pub struct Config {
     pub(crate) ignore: IgnoreRules,
     pub(crate) correlation_max_keys: usize,
     pub(crate) correlation_max_value_size: usize,
-    pub(crate) protocol: Protocol,
     pub(crate) disabled: bool,
     pub(crate) log_level: Level,
     pub(crate) log_reporter_level: LogLevel,
@@ -154,7 +123,6 @@ impl std::fmt::Debug for Config {
                 "correlation_max_value_size",
                 &self.correlation_max_value_size,
             )
-            .field("protocol", &self.protocol)
             .field("disabled", &self.disabled)
             .field("log_level", &self.log_level)
             .field("log_reporter_level", &self.log_reporter_level)
@@ -170,31 +138,30 @@ impl Default for Config {
     /// The defaults, without reading the environment.
     fn default() -> Self {
         Config {
-            service: DEFAULT_SERVICE.to_owned(),
+            service: settings::DEFAULT_SERVICE.to_owned(),
             instance: None,
-            backends: vec![DEFAULT_BACKEND.to_owned()],
+            backends: vec![settings::DEFAULT_BACKEND.to_owned()],
             authentication: None,
             sample_rate: 1.0,
             sample_per_3_secs: 0,
-            max_send_queue: crate::reporter::queue::DEFAULT_CAPACITY,
-            check_interval: DEFAULT_CHECK_INTERVAL,
+            max_send_queue: settings::DEFAULT_MAX_SEND_QUEUE,
+            check_interval: settings::DEFAULT_CHECK_INTERVAL,
             tls: TlsSettings::default(),
-            span_limit: crate::agent::DEFAULT_SPAN_LIMIT,
+            span_limit: settings::DEFAULT_SPAN_LIMIT,
             ignore: IgnoreRules {
                 paths: Vec::new(),
-                suffixes: split_list(DEFAULT_IGNORE_SUFFIX),
+                suffixes: split_list(settings::DEFAULT_IGNORE_SUFFIX),
             },
             correlation_max_keys: crate::propagation::CorrelationLimits::DEFAULT.max_keys,
             correlation_max_value_size: crate::propagation::CorrelationLimits::DEFAULT
                 .max_value_size,
-            protocol: Protocol::Grpc,
             disabled: false,
             log_level: Level::Warn,
             log_reporter_level: LogLevel::Warn,
             meter_active: true,
-            meter_collect_interval: DEFAULT_METER_COLLECT_INTERVAL,
-            flush_interval: crate::agent::DEFAULT_FLUSH_INTERVAL,
-            shutdown_timeout: crate::agent::DEFAULT_SHUTDOWN_TIMEOUT,
+            meter_collect_interval: settings::DEFAULT_METER_COLLECT_INTERVAL,
+            flush_interval: settings::DEFAULT_FLUSH_INTERVAL,
+            shutdown_timeout: settings::DEFAULT_SHUTDOWN_TIMEOUT,
         }
     }
 }
@@ -286,6 +253,25 @@ const METER_ACTIVE: Var = Var::new(&["SW_AGENT_METER_REPORTER_ACTIVE"]);
 const METER_INTERVAL: Var = Var::new(&["SW_AGENT_METER_COLLECT_INTERVAL"]);
 
 impl Config {
+    /// The service name when `SW_AGENT_NAME` is not set.
+    pub const DEFAULT_SERVICE: &'static str = settings::DEFAULT_SERVICE;
+    /// The collector address when `SW_AGENT_COLLECTOR_BACKEND_SERVICES` is not set.
+    pub const DEFAULT_BACKEND: &'static str = settings::DEFAULT_BACKEND;
+    /// The heartbeat period when `SW_AGENT_REPORTER_CHECK_INTERVAL` is not set.
+    pub const DEFAULT_CHECK_INTERVAL: Duration = settings::DEFAULT_CHECK_INTERVAL;
+    /// The meter period when `SW_AGENT_METER_COLLECT_INTERVAL` is not set.
+    pub const DEFAULT_METER_COLLECT_INTERVAL: Duration = settings::DEFAULT_METER_COLLECT_INTERVAL;
+    /// The suffixes ignored when `SW_AGENT_IGNORE_SUFFIX` is not set (the Java agent's).
+    pub const DEFAULT_IGNORE_SUFFIX: &'static str = settings::DEFAULT_IGNORE_SUFFIX;
+    /// Spans per segment when `SW_AGENT_SPAN_LIMIT` is not set.
+    pub const DEFAULT_SPAN_LIMIT: usize = settings::DEFAULT_SPAN_LIMIT;
+    /// The queue bound when `SW_AGENT_REPORTER_MAX_SEND_QUEUE` is not set.
+    pub const DEFAULT_MAX_SEND_QUEUE: usize = settings::DEFAULT_MAX_SEND_QUEUE;
+    /// How long dropping the [`Agent`](crate::Agent) waits for queued data.
+    pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = settings::DEFAULT_SHUTDOWN_TIMEOUT;
+    /// How often the reporter drains the queues when less than a batch waits.
+    pub const DEFAULT_FLUSH_INTERVAL: Duration = settings::DEFAULT_FLUSH_INTERVAL;
+
     /// The defaults, without reading the environment (the same as `Config::default()`).
     pub fn new() -> Self {
         Config::default()
@@ -378,11 +364,11 @@ impl Config {
         })? {
             config.correlation_max_value_size = n;
         }
-        if let Some(protocol) = env.parse(&PROTOCOL, "grpc", |v| {
-            v.eq_ignore_ascii_case("grpc").then_some(Protocol::Grpc)
-        })? {
-            config.protocol = protocol;
-        }
+        // gRPC is the only transport so far: anything else is an error, never a silent
+        // fallback.
+        env.parse(&PROTOCOL, "grpc", |v| {
+            v.eq_ignore_ascii_case("grpc").then_some(())
+        })?;
         if let Some(off) = env.parse(&DISABLE, BOOL_FORM, parse_bool)? {
             config.disabled = off;
         }
@@ -538,11 +524,6 @@ impl Config {
         &self.ignore.suffixes
     }
 
-    /// The transport.
-    pub fn protocol(&self) -> Protocol {
-        self.protocol
-    }
-
     /// Whether every span is a no-op (`SW_AGENT_DISABLE`).
     pub fn is_disabled(&self) -> bool {
         self.disabled
@@ -648,9 +629,9 @@ mod tests {
     #[test]
     fn defaults_without_variables() {
         let config = from(&[]).unwrap();
-        assert_eq!(config.service, DEFAULT_SERVICE);
+        assert_eq!(config.service, settings::DEFAULT_SERVICE);
         assert_eq!(config.instance, None);
-        assert_eq!(config.backends, [DEFAULT_BACKEND]);
+        assert_eq!(config.backends, [settings::DEFAULT_BACKEND]);
         assert_eq!(config.sample_rate, 1.0);
         assert_eq!(config.sample_per_3_secs, 0);
         assert_eq!(config.max_send_queue, 5000);
@@ -720,7 +701,6 @@ mod tests {
         assert_eq!(config.ignore.suffixes, [".png"]);
         assert_eq!(config.correlation_max_keys, 5);
         assert_eq!(config.correlation_max_value_size, 64);
-        assert_eq!(config.protocol, Protocol::Grpc);
         assert!(config.disabled);
         assert_eq!(config.log_level, Level::Debug);
         assert_eq!(config.log_reporter_level, LogLevel::Info);
@@ -763,7 +743,7 @@ mod tests {
     #[test]
     fn empty_values_count_as_unset() {
         let config = from(&[("SW_AGENT_NAME", "  "), ("SW_AGENT_SAMPLE", "")]).unwrap();
-        assert_eq!(config.service, DEFAULT_SERVICE);
+        assert_eq!(config.service, settings::DEFAULT_SERVICE);
         assert_eq!(config.sample_rate, 1.0);
     }
 

@@ -19,10 +19,10 @@ use std::task::{Context as TaskContext, Poll};
 use pin_project_lite::pin_project;
 
 use crate::clock;
-use crate::context::{self, Context, Handle, Opened, SpanInit};
 use crate::record::{
     LogRecord, RefKind, RefRecord, SegmentId, SegmentIdDisplay, SpanKind, SpanLayer, Str, component,
 };
+use crate::trace::context::{self, Context, Handle, Opened, SpanInit};
 
 #[derive(Debug)]
 enum State {

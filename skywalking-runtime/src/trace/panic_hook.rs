@@ -14,7 +14,7 @@ pub(crate) fn install() {
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            if crate::context::has_current() {
+            if crate::trace::context::has_current() {
                 let payload = info.payload();
                 let message = payload
                     .downcast_ref::<&str>()
@@ -29,7 +29,7 @@ pub(crate) fn install() {
                 if let Some(location) = info.location() {
                     fields.push(("location".into(), location.to_string().into()));
                 }
-                crate::context::log_on_current(fields, true);
+                crate::trace::context::log_on_current(fields, true);
             }
             previous(info);
         }));

@@ -1,22 +1,25 @@
-//! HOT PATH (send half). The bounded queue between the application's threads and the
-//! reporter thread, and the pools that let segments and contexts be reused.
+//! HOT PATH. Where finished segments go, and the pools that let segments and contexts be
+//! reused.
 //!
-//! `submit` never blocks: when the queue is full the segment is dropped and counted.
-//! Finished segments travel as `Box`es, so queuing moves a pointer; the reporter thread
-//! hands encoded segments back through a pool so their span buffers are reused.
+//! A finished segment is queued for the reporter in [`SEGMENTS`] (dropped and counted
+//! when the queue is full). After encoding, the reporter hands each segment back with
+//! [`recycle_segment`], so its span, tag and log buffers are reused by the next segment
+//! [`take_segment`] gives out. Each thread also keeps its last finished context for the
+//! next trace it starts.
 
 use std::cell::Cell;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crossbeam_queue::ArrayQueue;
 
-use crate::context::Context;
+use super::context::Context;
+use crate::queue::BoundedQueue;
 use crate::record::{SegmentRecord, TraceId};
 use crate::stats;
 
-/// Default bound of the queue, `SW_AGENT_REPORTER_MAX_SEND_QUEUE`.
-pub(crate) const DEFAULT_CAPACITY: usize = 5_000;
+/// Finished segments waiting for the reporter (`SW_AGENT_REPORTER_MAX_SEND_QUEUE`).
+pub(crate) static SEGMENTS: BoundedQueue<Box<SegmentRecord>> = BoundedQueue::new();
+
 /// Segments kept for reuse.
 const POOL_CAPACITY: usize = 1024;
 /// Span buffers larger than this are shrunk before reuse, to keep the pool's memory small.
@@ -24,24 +27,16 @@ const POOLED_SPAN_CAPACITY: usize = 128;
 /// Span buffer of a fresh segment.
 const INITIAL_SPAN_CAPACITY: usize = 16;
 
-static QUEUE: OnceLock<ArrayQueue<Box<SegmentRecord>>> = OnceLock::new();
-static LIMIT: AtomicUsize = AtomicUsize::new(DEFAULT_CAPACITY);
 static POOL: OnceLock<ArrayQueue<Box<SegmentRecord>>> = OnceLock::new();
-
-/// Sets the queue bound. The first call sizes the queue; later calls can lower the bound
-/// but not raise it past that first size.
-pub(crate) fn configure(capacity: usize) {
-    let capacity = capacity.max(1);
-    let queue = QUEUE.get_or_init(|| ArrayQueue::new(capacity));
-    LIMIT.store(capacity.min(queue.capacity()), Ordering::Relaxed);
-}
-
-fn queue() -> &'static ArrayQueue<Box<SegmentRecord>> {
-    QUEUE.get_or_init(|| ArrayQueue::new(DEFAULT_CAPACITY))
-}
 
 fn pool() -> &'static ArrayQueue<Box<SegmentRecord>> {
     POOL.get_or_init(|| ArrayQueue::new(POOL_CAPACITY))
+}
+
+thread_local! {
+    /// Spans in the last segment this thread finished.
+    static LAST_SPANS: Cell<usize> = const { Cell::new(0) };
+    static SPARE_CONTEXT: Cell<Option<Box<Context>>> = const { Cell::new(None) };
 }
 
 /// A cleared segment for `trace_id`, from the pool when one is free.
@@ -64,41 +59,14 @@ pub(crate) fn take_segment(trace_id: TraceId) -> Box<SegmentRecord> {
 #[inline]
 pub(crate) fn submit(segment: Box<SegmentRecord>) {
     let _ = LAST_SPANS.try_with(|last| last.set(segment.spans.len()));
-    let spans = segment.spans.len() as u64;
-    stats::add_spans(spans);
-    let queue = queue();
-    if queue.len() >= LIMIT.load(Ordering::Relaxed) {
-        stats::segment_dropped();
-        recycle_segment(segment);
-        return;
-    }
-    match queue.push(segment) {
-        Ok(()) => {
-            stats::segment_queued();
-            super::worker::nudge_if_busy(queue.len());
-        }
+    stats::add_spans(segment.spans.len() as u64);
+    match SEGMENTS.push(segment) {
+        Ok(()) => stats::segment_queued(),
         Err(segment) => {
             stats::segment_dropped();
             recycle_segment(segment);
         }
     }
-}
-
-/// Takes up to `max` queued segments. They stay boxed: the box goes back to the pool.
-#[allow(clippy::vec_box)]
-pub(crate) fn drain(max: usize, into: &mut Vec<Box<SegmentRecord>>) {
-    let queue = queue();
-    for _ in 0..max {
-        match queue.pop() {
-            Some(segment) => into.push(segment),
-            None => break,
-        }
-    }
-}
-
-/// Segments waiting in the queue.
-pub(crate) fn len() -> usize {
-    QUEUE.get().map_or(0, ArrayQueue::len)
 }
 
 /// Gives a segment back for reuse.
@@ -114,12 +82,6 @@ pub(crate) fn recycle_segment(mut segment: Box<SegmentRecord>) {
         segment.logs.shrink_to(POOLED_SPAN_CAPACITY);
     }
     let _ = pool().push(segment);
-}
-
-thread_local! {
-    /// Spans in the last segment this thread finished.
-    static LAST_SPANS: Cell<usize> = const { Cell::new(0) };
-    static SPARE_CONTEXT: Cell<Option<Box<Context>>> = const { Cell::new(None) };
 }
 
 /// Keeps one finished context per thread for reuse.

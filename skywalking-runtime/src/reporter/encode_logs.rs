@@ -2,9 +2,9 @@
 
 use skywalking_proto::v3;
 
-use super::LogItem;
 use crate::clock;
-use crate::reporter::encode::Identity;
+use crate::logs::LogItem;
+use crate::settings::Identity;
 
 /// Encodes one record: a text body, the trace context when the record was written in a
 /// trace, and the tags `level`, `logger`, `file` and `line` (when known) followed by the
@@ -57,8 +57,8 @@ pub(crate) fn log(item: &LogItem, identity: &Identity) -> v3::LogData {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::log_context::LogContext;
-    use crate::logging::LogLevel;
+    use crate::logs::LogLevel;
+    use crate::logs::ids::LogContext;
 
     #[test]
     fn a_record_outside_a_trace_has_no_trace_context() {

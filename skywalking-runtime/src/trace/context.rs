@@ -6,7 +6,7 @@
 //!
 //! - **sync code**: the thread-local slot. A span opened with no context creates one there
 //!   (an *ephemeral* context) and the context is removed when its last span closes;
-//! - **async code**: the instrumented future that created it ([`crate::future`]). It
+//! - **async code**: the instrumented future that created it ([`crate::trace::future`]). It
 //!   installs the context into the thread-local slot for the duration of each `poll` and
 //!   takes it back afterwards, so the context follows the task across threads.
 //!
@@ -20,13 +20,13 @@
 
 use std::cell::Cell;
 
-use crate::agent;
+use super::pool;
 use crate::clock;
 use crate::id::Id;
 use crate::record::{
     LogRecord, RefRecord, SegmentRecord, SpanKind, SpanLayer, SpanRecord, Str, TraceId,
 };
-use crate::reporter::queue;
+use crate::settings;
 
 /// What a span is opened with.
 #[derive(Debug, Clone)]
@@ -95,10 +95,10 @@ fn segment_key(segment: &SegmentRecord) -> u64 {
 impl Context {
     /// A context for a new trace, or `None` when the agent is off.
     pub(crate) fn new_trace() -> Option<Box<Context>> {
-        if !agent::is_enabled() {
+        if !settings::is_enabled() {
             return None;
         }
-        let sampled = crate::sampling::sample_new_trace();
+        let sampled = crate::trace::sampling::sample_new_trace();
         Some(Context::boxed(TraceId::Local(Id::generate()), sampled))
     }
 
@@ -114,9 +114,11 @@ impl Context {
             unsampled_open: 0,
             segment: None,
             first_ref: None,
-            correlation: crate::propagation::Correlation::with_limits(agent::correlation_limits()),
+            correlation: crate::propagation::Correlation::with_limits(
+                settings::correlation_limits(),
+            ),
         };
-        match queue::spare_context() {
+        match pool::spare_context() {
             Some(mut ctx) => {
                 *ctx = fresh;
                 ctx
@@ -143,13 +145,13 @@ impl Context {
         let segment = match &mut self.segment {
             Some(segment) => segment,
             None => {
-                let segment = queue::take_segment(self.trace_id.clone());
+                let segment = pool::take_segment(self.trace_id.clone());
                 self.current = -1;
                 self.segment.insert(segment)
             }
         };
         let id = segment.spans.len();
-        if id >= agent::span_limit() {
+        if id >= settings::span_limit() {
             segment.is_size_limited = true;
             return Handle::NOOP;
         }
@@ -226,7 +228,7 @@ impl Context {
     pub(crate) fn finish_segment(&mut self, end: u64) {
         if let Some(mut segment) = self.segment.take() {
             segment.close_all(end);
-            queue::submit(segment);
+            pool::submit(segment);
         }
         self.current = -1;
     }
@@ -308,7 +310,7 @@ pub(crate) fn has_current() -> bool {
 /// Opens a span in the installed context, or in a new ephemeral context for a new trace.
 #[inline]
 pub(crate) fn open(init: SpanInit) -> Handle {
-    if !agent::is_enabled() || IN_UNSAMPLED.get() {
+    if !settings::is_enabled() || IN_UNSAMPLED.get() {
         return Handle::NOOP;
     }
     CURRENT
@@ -372,7 +374,7 @@ pub(crate) fn close(handle: Handle) {
         let idle = ctx.close(handle, end);
         if idle && ctx.ephemeral {
             set_unsampled(None);
-            queue::recycle_context(ctx);
+            pool::recycle_context(ctx);
         } else {
             slot.set(Some(ctx));
         }

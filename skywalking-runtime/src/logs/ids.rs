@@ -1,5 +1,5 @@
 //! The ids of the trace active on this thread or task, for log lines: [`segment_id`],
-//! [`span_id`] (with [`trace_id`](crate::trace_id())) and [`LogContext`], which prints
+//! [`span_id`] (with [`trace_id`]) and [`LogContext`], which prints
 //! all three.
 //!
 //! Reading them costs a thread-local access and, for the trace id of a trace continued
@@ -8,9 +8,9 @@
 
 use std::fmt;
 
-use crate::context::{self, Context};
 use crate::id::Id;
 use crate::record::TraceId;
+use crate::trace::context::{self, Context};
 
 /// What a log line needs to point at a span, read by [`LogContext::current`].
 ///
@@ -97,6 +97,15 @@ impl fmt::Display for LogContext {
             None => f.write_str(NOT_AVAILABLE),
         }
     }
+}
+
+/// The id of the trace active on this thread or task, or `None`.
+///
+/// ```
+/// assert_eq!(skywalking_runtime::trace_id(), None);
+/// ```
+pub fn trace_id() -> Option<TraceId> {
+    context::with_current(|ctx| ctx.trace_id.clone())
 }
 
 /// The id of the segment being recorded on this thread or task, or `None` (no trace, an

@@ -15,19 +15,17 @@
 
 #![cfg_attr(not(any(feature = "log", feature = "tracing")), allow(dead_code))]
 
-pub(crate) mod encode;
+pub(crate) mod ids;
 
 use std::cell::Cell;
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
-use crossbeam_queue::ArrayQueue;
-
+use self::ids::LogContext;
 use crate::clock;
-use crate::context;
-use crate::log_context::LogContext;
+use crate::queue::BoundedQueue;
 use crate::record::{SpanKind, Str};
 use crate::stats;
+use crate::trace::context;
 
 /// The severity of a log record, and the threshold of log reporting
 /// (`SW_AGENT_LOG_REPORTER_LEVEL`).
@@ -112,8 +110,8 @@ pub(crate) struct LogItem {
 
 /// The threshold in force; `Off` while no agent runs.
 static THRESHOLD: AtomicU8 = AtomicU8::new(LogLevel::Off as u8);
-static QUEUE: OnceLock<ArrayQueue<Box<LogItem>>> = OnceLock::new();
-static LIMIT: AtomicUsize = AtomicUsize::new(crate::reporter::queue::DEFAULT_CAPACITY);
+/// Captured records waiting for the reporter (bounded like the segment queue).
+pub(crate) static RECORDS: BoundedQueue<Box<LogItem>> = BoundedQueue::new();
 
 thread_local! {
     /// Set on the reporter thread, and while a record is being captured.
@@ -123,9 +121,7 @@ thread_local! {
 /// Sets the threshold and the queue bound when an agent starts (the first call sizes
 /// the queue; later ones can only lower the bound).
 pub(crate) fn configure(threshold: LogLevel, capacity: usize) {
-    let capacity = capacity.max(1);
-    let queue = QUEUE.get_or_init(|| ArrayQueue::new(capacity));
-    LIMIT.store(capacity.min(queue.capacity()), Ordering::Relaxed);
+    RECORDS.configure(capacity);
     THRESHOLD.store(threshold as u8, Ordering::Relaxed);
 }
 
@@ -203,37 +199,11 @@ pub(crate) fn capture(level: LogLevel, build: impl FnOnce() -> Record) {
     }));
 }
 
-fn queue() -> &'static ArrayQueue<Box<LogItem>> {
-    QUEUE.get_or_init(|| ArrayQueue::new(crate::reporter::queue::DEFAULT_CAPACITY))
-}
-
 fn submit(item: Box<LogItem>) {
-    let queue = queue();
-    if queue.len() >= LIMIT.load(Ordering::Relaxed) || queue.push(item).is_err() {
-        stats::log_dropped();
-        return;
+    match RECORDS.push(item) {
+        Ok(()) => stats::log_queued(),
+        Err(_) => stats::log_dropped(),
     }
-    stats::log_queued();
-    crate::reporter::worker::nudge_if_busy(queue.len());
-}
-
-/// Takes up to `max` queued records.
-#[allow(clippy::vec_box)] // Records travel through the queue as boxes.
-pub(crate) fn drain(max: usize, into: &mut Vec<Box<LogItem>>) {
-    let Some(queue) = QUEUE.get() else {
-        return;
-    };
-    for _ in 0..max {
-        match queue.pop() {
-            Some(item) => into.push(item),
-            None => break,
-        }
-    }
-}
-
-/// Records waiting in the queue.
-pub(crate) fn len() -> usize {
-    QUEUE.get().map_or(0, ArrayQueue::len)
 }
 
 #[cfg(test)]
@@ -302,7 +272,7 @@ mod tests {
         assert_eq!(built(false), (true, false, false), "an application thread");
         disable();
         let mut drained = Vec::new();
-        drain(16, &mut drained);
+        RECORDS.drain(16, &mut drained);
         assert_eq!(drained.len(), 1);
         assert_eq!(drained[0].level, LogLevel::Warn);
         assert!(drained[0].context.is_empty());

@@ -3,9 +3,9 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::context::{self, Handle, SpanInit};
 use crate::propagation::{Extractor, Injector};
 use crate::record::{SpanKind, SpanLayer, Str, component};
+use crate::trace::context::{self, Handle, SpanInit};
 
 /// An open span of the current trace; dropping it closes the span.
 ///
@@ -76,7 +76,7 @@ impl Span {
             layer: SpanLayer::Unknown,
             component: component::RUST,
         };
-        Span::from_handle(crate::propagate::open_entry(init, carrier))
+        Span::from_handle(crate::trace::remote::open_entry(init, carrier))
     }
 
     /// A span that records nothing.
@@ -247,12 +247,12 @@ impl SpanRef {
     /// carry anything) into `carrier`, naming this span as the caller. Use it on an exit
     /// span, before sending the request. Does nothing when no trace is active.
     pub fn inject<C: Injector + ?Sized>(&self, carrier: &mut C) {
-        crate::propagate::inject(self.handle, carrier, false);
+        crate::trace::remote::inject(self.handle, carrier, false);
     }
 
     /// Like [`SpanRef::inject`], and also writes a W3C `traceparent` header.
     pub fn inject_with_traceparent<C: Injector + ?Sized>(&self, carrier: &mut C) {
-        crate::propagate::inject(self.handle, carrier, true);
+        crate::trace::remote::inject(self.handle, carrier, true);
     }
 }
 
