@@ -1,9 +1,7 @@
 //! What the macro reads from the build environment: whether `--cfg sw_disable` is on,
 //! and the name the annotated crate gives the runtime in its `Cargo.toml`.
 
-use std::path::Path;
-use std::sync::Mutex;
-
+use proc_macro_crate::FoundCrate;
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 
@@ -36,136 +34,46 @@ fn has_disable_cfg<'a>(mut flags: impl Iterator<Item = &'a str>) -> bool {
     false
 }
 
-/// The path of the runtime crate in expansions: `::skywalking_runtime`, or `::sw` when the
-/// annotated crate's manifest renames it (`sw = { package = "skywalking-runtime" }`).
-pub(crate) fn runtime_path() -> TokenStream {
-    let name = runtime_name().unwrap_or_else(|| "skywalking_runtime".to_owned());
-    let ident = Ident::new(&name, Span::call_site());
-    quote!(::#ident)
+/// The path of the runtime crate in expansions, from the annotated crate's `Cargo.toml`
+/// (`CARGO_MANIFEST_DIR`, read by `proc-macro-crate`, which also looks in
+/// `[dev-dependencies]`, `[target.'cfg(..)'.dependencies]` and `[workspace.dependencies]`,
+/// and reads a manifest again once it changes): `::skywalking_runtime`, or `::sw` for
+/// `sw = { package = "skywalking-runtime" }`. An error, at the attribute, when the manifest
+/// does not depend on the runtime: the macro is then reached through another crate, and
+/// only `crate = path` can say where the runtime is.
+pub(crate) fn runtime_path() -> syn::Result<TokenStream> {
+    path_for(proc_macro_crate::crate_name(RUNTIME))
 }
 
-/// The renamed crate name, cached per manifest directory (a compiler process expands
-/// one crate; an IDE's proc-macro server many).
-fn runtime_name() -> Option<String> {
-    static CACHE: Mutex<Vec<(String, Option<String>)>> = Mutex::new(Vec::new());
-    let dir = std::env::var("CARGO_MANIFEST_DIR").ok()?;
-    // The runtime's own tests, examples and doctests name it `skywalking_runtime`.
-    if std::env::var("CARGO_PKG_NAME").is_ok_and(|name| name == RUNTIME) {
-        return None;
-    }
-    let mut cache = CACHE
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some((_, name)) = cache.iter().find(|(d, _)| *d == dir) {
-        return name.clone();
-    }
-    let name = lookup(Path::new(&dir));
-    cache.push((dir, name.clone()));
-    name
-}
-
-fn lookup(dir: &Path) -> Option<String> {
-    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).ok()?;
-    let deps = scan(&manifest);
-    if deps.plain {
-        return None;
-    }
-    if let Some(name) = deps.renamed.into_iter().next() {
-        return Some(name.replace('-', "_"));
-    }
-    if deps.inherited.is_empty() {
-        return None;
-    }
-    // `sw = { workspace = true }`: the rename is in `[workspace.dependencies]`.
-    let root = dir.ancestors().find_map(|dir| {
-        let text = std::fs::read_to_string(dir.join("Cargo.toml")).ok()?;
-        text.lines()
-            .any(|line| line.trim() == "[workspace]")
-            .then_some(text)
+fn path_for(found: Result<FoundCrate, proc_macro_crate::Error>) -> syn::Result<TokenStream> {
+    let name = match found {
+        Ok(FoundCrate::Name(name)) => name,
+        // The runtime's own tests, examples and doctests (the library does not use it).
+        Ok(FoundCrate::Itself) => "skywalking_runtime".to_owned(),
+        Err(proc_macro_crate::Error::CrateNotFound { path, .. }) => {
+            return Err(syn::Error::new(
+                Span::call_site(),
+                format!(
+                    "`#[trace]` cannot find `{RUNTIME}` among the dependencies of `{}`: \
+                     depend on it, or, if it is reached through another crate, say where: \
+                     `#[sw::trace(crate = path::to::skywalking_runtime)]`",
+                    path.display()
+                ),
+            ));
+        }
+        // No manifest to read (a build without cargo): the crate's own name.
+        Err(_) => "skywalking_runtime".to_owned(),
+    };
+    let ident = syn::parse_str::<Ident>(&name).map_err(|_| {
+        syn::Error::new(
+            Span::call_site(),
+            format!(
+                "`#[trace]` cannot name the runtime `{name}` in paths: say where it is with \
+                 `#[sw::trace(crate = path::to::skywalking_runtime)]`"
+            ),
+        )
     })?;
-    let renamed = scan(&root).renamed;
-    deps.inherited
-        .into_iter()
-        .find(|name| renamed.contains(name))
-        .map(|name| name.replace('-', "_"))
-}
-
-/// How a manifest's dependency tables name the runtime.
-#[derive(Debug, Default, PartialEq)]
-struct Deps {
-    /// Depended on as `skywalking-runtime`.
-    plain: bool,
-    /// Keys of dependencies with `package = "skywalking-runtime"`.
-    renamed: Vec<String>,
-    /// Keys of dependencies inherited from the workspace (`workspace = true`).
-    inherited: Vec<String>,
-}
-
-/// A line-based reading of the dependency tables of a `Cargo.toml`: enough for the forms
-/// cargo documents (`key = "1"`, `key = { package = .. }`, `key.package = ..`,
-/// `[dependencies.key]`, `[target.'cfg(..)'.dependencies]`, `workspace = true`).
-fn scan(manifest: &str) -> Deps {
-    let mut deps = Deps::default();
-    let mut table = String::new();
-    for line in manifest.lines() {
-        let line = line.trim();
-        if let Some(header) = line.strip_prefix('[') {
-            table = header
-                .trim_start_matches('[')
-                .split(']')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_owned();
-            continue;
-        }
-        let Some((key, value)) = line.split_once('=') else {
-            continue;
-        };
-        let key = unquote(key.trim());
-        let value: String = value.chars().filter(|c| !c.is_whitespace()).collect();
-        let value = value.split('#').next().unwrap_or("").to_owned();
-        let (dep, field) = if is_dep_table(&table) {
-            match key.split_once('.') {
-                Some((dep, field)) => (unquote(dep), Some(unquote(field))),
-                None => (key, None),
-            }
-        } else if let Some((prefix, dep)) = table.rsplit_once('.')
-            && is_dep_table(prefix)
-        {
-            (unquote(dep), Some(key))
-        } else {
-            continue;
-        };
-        let is_runtime = |v: &str| unquote(v) == RUNTIME;
-        match field.as_deref() {
-            Some("package") if is_runtime(&value) => deps.renamed.push(dep),
-            Some("workspace") if value == "true" => deps.inherited.push(dep),
-            Some(_) => {}
-            None if value.contains("package=\"skywalking-runtime\"")
-                || value.contains("package='skywalking-runtime'") =>
-            {
-                deps.renamed.push(dep);
-            }
-            None if value.contains("workspace=true") => deps.inherited.push(dep),
-            None if dep == RUNTIME => deps.plain = true,
-            None => {}
-        }
-    }
-    if deps.inherited.iter().any(|dep| dep == RUNTIME) {
-        deps.plain = true;
-    }
-    deps
-}
-
-fn is_dep_table(table: &str) -> bool {
-    table.ends_with("dependencies")
-}
-
-fn unquote(text: &str) -> String {
-    text.trim()
-        .trim_matches(|c| c == '"' || c == '\'')
-        .to_owned()
+    Ok(quote!(::#ident))
 }
 
 #[cfg(test)]
@@ -173,38 +81,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_renames_in_every_form() {
-        let deps = scan(
-            r#"
-[package]
-name = "app"
-
-[dependencies]
-tokio = { version = "1", features = ["rt"] }
-sw = { package = "skywalking-runtime", version = "0.1" } # the agent
-
-[target.'cfg(unix)'.dev-dependencies.agent]
-package = "skywalking-runtime"
-path = "../skywalking-runtime"
-"#,
+    fn names_the_runtime_as_the_manifest_does() {
+        let path = |found| path_for(found).map(|path| path.to_string());
+        assert_eq!(
+            path(Ok(FoundCrate::Name("sw".to_owned()))).unwrap(),
+            ":: sw"
         );
-        assert_eq!(deps.renamed, ["sw", "agent"]);
-        assert!(!deps.plain);
-        let dotted =
-            scan("[dependencies]\nsw.package = \"skywalking-runtime\"\nsw.version = \"0.1\"\n");
-        assert_eq!(dotted.renamed, ["sw"]);
+        assert_eq!(
+            path(Ok(FoundCrate::Itself)).unwrap(),
+            ":: skywalking_runtime"
+        );
+        assert_eq!(
+            path(Err(proc_macro_crate::Error::CargoManifestDirNotSet)).unwrap(),
+            ":: skywalking_runtime"
+        );
+        assert!(path(Ok(FoundCrate::Name("type".to_owned()))).is_err());
     }
 
     #[test]
-    fn plain_and_inherited_dependencies() {
-        let plain = scan("[dependencies]\nskywalking-runtime = \"0.1\"\n");
-        assert!(plain.plain);
-        let inherited = scan("[dependencies]\nsw = { workspace = true }\nother.workspace = true\n");
-        assert_eq!(inherited.inherited, ["sw", "other"]);
-        let none = scan(
-            "[package]\nname = \"skywalking-runtime-extras\"\n[dependencies]\nserde = \"1\"\n",
+    fn a_missing_runtime_is_an_error_with_the_way_out() {
+        let error = path_for(Err(proc_macro_crate::Error::CrateNotFound {
+            crate_name: RUNTIME.to_owned(),
+            path: "/app/Cargo.toml".into(),
+        }))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("among the dependencies of `/app/Cargo.toml`"),
+            "{error}"
         );
-        assert_eq!(none, Deps::default());
+        assert!(
+            error.contains("`#[sw::trace(crate = path::to::skywalking_runtime)]`"),
+            "{error}"
+        );
     }
 
     #[test]

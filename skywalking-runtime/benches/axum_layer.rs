@@ -1,5 +1,5 @@
-//! What the axum layer adds to a request: the same router with and without
-//! `SkyWalkingLayer`, driven in-process as a tower service (`oneshot`, no network) on a
+//! What the axum layer adds to a request: the same router with and without the axum
+//! `ServerLayer`, driven in-process as a tower service (`oneshot`, no network) on a
 //! current-thread tokio runtime, with the agent running and a reporter that discards
 //! what it gets (segments are still encoded on the reporter thread).
 //!
@@ -35,7 +35,7 @@ use axum::routing::get;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::Request;
 use skywalking_proto::v3::SegmentObject;
-use skywalking_runtime::integrations::axum::SkyWalkingLayer;
+use skywalking_runtime::integrations::axum::ServerLayer;
 use skywalking_runtime::{Agent, Config, FutureExt, Reporter};
 use tower::ServiceExt;
 
@@ -83,7 +83,7 @@ fn axum_layer(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let bare = routes();
-    let traced = routes().layer(SkyWalkingLayer::new());
+    let traced = routes().layer(ServerLayer::new());
 
     let mut group = c.benchmark_group("axum_layer");
     let cases: [(&str, &Router, &'static str, bool); 6] = [

@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::logs;
 use crate::reporter::Reporter;
 use crate::reporter::worker::{Custom, Meters, Sink, Worker};
-use crate::settings::{self, Identity};
+use crate::settings::{self, Identity, IgnoreRules};
 use crate::trace::{self, pool::SEGMENTS};
 
 /// `Some` while an agent runs; it holds the worker unless the agent is disabled.
@@ -102,8 +102,11 @@ impl std::fmt::Debug for AgentBuilder {
     }
 }
 
+// The setters of single options (`service`, `span_limit`, `check_interval`, ...) are
+// generated from the table in `config/options.rs`; those a row cannot express are here.
 impl AgentBuilder {
-    fn set(mut self, f: impl FnOnce(&mut Config) + Send + 'static) -> Self {
+    /// Queues a change to the configuration (the generated setters use it too).
+    pub(crate) fn set(mut self, f: impl FnOnce(&mut Config) + Send + 'static) -> Self {
         self.overrides.push(Box::new(f));
         self
     }
@@ -115,81 +118,10 @@ impl AgentBuilder {
         self
     }
 
-    /// The service name (`SW_AGENT_NAME`).
-    pub fn service(self, name: impl Into<String>) -> Self {
-        let name = name.into();
-        self.set(move |c| c.service = name)
-    }
-
-    /// The instance name (`SW_AGENT_INSTANCE_NAME`; default `<uuid>@<hostname>`).
-    pub fn instance(self, name: impl Into<String>) -> Self {
-        let name = name.into();
-        self.set(move |c| c.instance = Some(name))
-    }
-
     /// One collector address, `host:port` (`SW_AGENT_COLLECTOR_BACKEND_SERVICES`).
     pub fn backend(self, address: impl Into<String>) -> Self {
         let address = address.into();
         self.set(move |c| c.backends = vec![address])
-    }
-
-    /// Collector addresses, tried in turn when one fails
-    /// (`SW_AGENT_COLLECTOR_BACKEND_SERVICES`).
-    pub fn backends<I, S>(self, addresses: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        let addresses: Vec<String> = addresses.into_iter().map(Into::into).collect();
-        self.set(move |c| c.backends = addresses)
-    }
-
-    /// The token sent as `authentication` metadata (`SW_AGENT_AUTHENTICATION`).
-    pub fn authentication(self, token: impl Into<String>) -> Self {
-        let token = token.into();
-        self.set(move |c| c.authentication = Some(token))
-    }
-
-    /// The share of new traces recorded, `0.0..=1.0` (`SW_AGENT_SAMPLE`).
-    pub fn sample_rate(self, rate: f64) -> Self {
-        self.set(move |c| c.sample_rate = rate)
-    }
-
-    /// At most this many new traces recorded per 3 seconds; 0 for no cap
-    /// (`SW_AGENT_SAMPLE_N_PER_3_SECS`).
-    pub fn sample_per_3_secs(self, n: u32) -> Self {
-        self.set(move |c| c.sample_per_3_secs = n)
-    }
-
-    /// Spans per segment (`SW_AGENT_SPAN_LIMIT`, default 300).
-    pub fn span_limit(self, limit: usize) -> Self {
-        self.set(move |c| c.span_limit = limit)
-    }
-
-    /// Segments waiting to be sent before new ones are dropped
-    /// (`SW_AGENT_REPORTER_MAX_SEND_QUEUE`, default 5000). When the queue is full the
-    /// newest segment is the one dropped (and counted), so what waits keeps its order.
-    /// The first agent of a process sizes the queue; a later one can only lower the
-    /// bound.
-    pub fn max_send_queue(self, n: usize) -> Self {
-        self.set(move |c| c.max_send_queue = n)
-    }
-
-    /// The heartbeat period (`SW_AGENT_REPORTER_CHECK_INTERVAL`, default 30 s); instance
-    /// properties are re-sent every 10 heartbeats.
-    pub fn check_interval(self, interval: Duration) -> Self {
-        self.set(move |c| c.check_interval = interval)
-    }
-
-    /// How often the reporter thread drains the queue when less than a batch (512
-    /// segments) is waiting (default 20 ms).
-    pub fn flush_interval(self, interval: Duration) -> Self {
-        self.set(move |c| c.flush_interval = interval)
-    }
-
-    /// How long dropping the agent waits for queued segments to be sent (default 5 s).
-    pub fn shutdown_timeout(self, timeout: Duration) -> Self {
-        self.set(move |c| c.shutdown_timeout = timeout)
     }
 
     /// Connects with TLS, trusting the CA certificates (PEM) in this file
@@ -197,8 +129,8 @@ impl AgentBuilder {
     pub fn tls_ca_path(self, path: impl Into<PathBuf>) -> Self {
         let path = path.into();
         self.set(move |c| {
-            c.tls.enable = true;
-            c.tls.ca_path = Some(path);
+            c.tls_enable = true;
+            c.tls_ca_path = Some(path);
         })
     }
 
@@ -212,62 +144,19 @@ impl AgentBuilder {
     ) -> Self {
         let (cert, key) = (cert_chain_path.into(), key_path.into());
         self.set(move |c| {
-            c.tls.client_cert_path = Some(cert);
-            c.tls.client_key_path = Some(key);
+            c.tls_client_cert_path = Some(cert);
+            c.tls_client_key_path = Some(key);
         })
     }
 
-    /// Ant-style paths whose traces are not recorded (`SW_AGENT_TRACE_IGNORE_PATH`).
-    pub fn trace_ignore_paths<I, S>(self, patterns: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        let patterns: Vec<String> = patterns.into_iter().map(Into::into).collect();
-        self.set(move |c| c.ignore.paths = patterns)
-    }
-
-    /// First-span name suffixes whose traces are not recorded (`SW_AGENT_IGNORE_SUFFIX`).
-    pub fn ignore_suffixes<I, S>(self, suffixes: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        let suffixes: Vec<String> = suffixes.into_iter().map(Into::into).collect();
-        self.set(move |c| c.ignore.suffixes = suffixes)
-    }
-
     /// Correlation limits: keys per trace and bytes per value
-    /// (`SW_AGENT_CORRELATION_MAX_KEY_COUNT`, `SW_AGENT_CORRELATION_MAX_VALUE_SIZE`).
+    /// (`SW_AGENT_CORRELATION_MAX_KEY_COUNT`, default 3, and
+    /// `SW_AGENT_CORRELATION_MAX_VALUE_SIZE`, default 128).
     pub fn correlation_limits(self, max_keys: usize, max_value_size: usize) -> Self {
         self.set(move |c| {
             c.correlation_max_keys = max_keys;
             c.correlation_max_value_size = max_value_size;
         })
-    }
-
-    /// Log records at or above this level are sent to OAP with their trace context
-    /// (`SW_AGENT_LOG_REPORTER_LEVEL`, default [`LogLevel::Warn`](crate::LogLevel);
-    /// [`LogLevel::Off`](crate::LogLevel) sends none). Records come from the `log` and
-    /// `tracing` integrations.
-    pub fn log_reporter_level(self, level: crate::LogLevel) -> Self {
-        self.set(move |c| c.log_reporter_level = level)
-    }
-
-    /// Whether meters are reported (`SW_AGENT_METER_REPORTER_ACTIVE`, default true).
-    pub fn meter_active(self, active: bool) -> Self {
-        self.set(move |c| c.meter_active = active)
-    }
-
-    /// How often meters are collected and sent (`SW_AGENT_METER_COLLECT_INTERVAL`,
-    /// default 20 s).
-    pub fn meter_collect_interval(self, interval: Duration) -> Self {
-        self.set(move |c| c.meter_collect_interval = interval)
-    }
-
-    /// Turns every span into a no-op and starts no reporter (`SW_AGENT_DISABLE`).
-    pub fn disabled(self, disabled: bool) -> Self {
-        self.set(move |c| c.disabled = disabled)
     }
 
     /// Where segments go, instead of OAP over gRPC.
@@ -298,13 +187,24 @@ impl AgentBuilder {
         if running.is_some() {
             return Err(Error::AlreadyStarted);
         }
-        let identity = Identity {
-            service: config.service.clone(),
-            instance: config
+        let identity = Identity::new(
+            config.service.clone(),
+            config
                 .instance
                 .clone()
                 .unwrap_or_else(crate::reporter::encode::default_instance_name),
-        };
+        );
+        for (what, name) in [
+            ("service", &identity.service),
+            ("instance", &identity.instance),
+        ] {
+            if name.chars().count() > 70 {
+                diag!(
+                    Warn,
+                    "the {what} name {name:?} is longer than 70 characters: OAP cuts it there"
+                );
+            }
+        }
         let sink: Option<Box<dyn Sink>> = match self.reporter {
             Some(reporter) => Some(Box::new(Custom {
                 reporter,
@@ -315,7 +215,10 @@ impl AgentBuilder {
         };
         settings::apply(settings::Applied {
             identity: identity.clone(),
-            ignore: config.ignore.clone(),
+            ignore: IgnoreRules {
+                paths: config.trace_ignore_paths.clone(),
+                suffixes: config.ignore_suffixes.clone(),
+            },
             span_limit: config.span_limit,
             correlation: config.correlation_limits(),
         });

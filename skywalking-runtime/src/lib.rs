@@ -1,22 +1,4 @@
-//! The Apache SkyWalking agent for Rust.
-//!
-//! One attribute instruments a function; this crate carries the trace context, samples,
-//! and reports what was recorded to a SkyWalking OAP.
-//!
-//! ```toml
-//! [dependencies]
-//! sw = { package = "skywalking-runtime", version = "0.1" }
-//! ```
-//!
-//! ```
-//! use skywalking_runtime as sw;
-//!
-//! #[sw::trace]
-//! fn price(qty: u32) -> u32 {
-//!     qty * 3
-//! }
-//! # assert_eq!(price(2), 6);
-//! ```
+#![doc = include_str!("../README.md")]
 //!
 //! # The model
 //!
@@ -40,13 +22,53 @@
 //! - [`trace_id()`], [`segment_id()`], [`span_id()`] and [`LogContext`] (which prints
 //!   `tid=… sid=… spid=…`, `N/A` for a missing id) put the current ids in log lines.
 //!   Feature `log`: `integrations::log::SkyWalkingLogger` wraps any `log::Log`; feature
-//!   `tracing`: `integrations::tracing::SkyWalkingLayer` makes `tracing` spans local spans
+//!   `tracing`: `integrations::tracing::TracingLayer` makes `tracing` spans local spans
 //!   of the current segment, and `WithTraceIds` prints the ids on each line.
 //! - Records of either at or above `SW_AGENT_LOG_REPORTER_LEVEL` (default `WARN`) go to
 //!   OAP's `LogReportService` with their trace context, through the same reporter thread
 //!   and connection as segments, from a bounded queue of their own.
 //! - [`meter`]: counters, gauges and histograms with labels, plus process and tokio
 //!   runtime meters, sent every `SW_AGENT_METER_COLLECT_INTERVAL` seconds (default 20).
+//!
+//! # What OAP sees
+//!
+//! A mock collector accepts anything well-formed; OAP 10.2 analyses what it receives,
+//! and the Java and Go agents downstream act on our headers. This agent follows them:
+//!
+//! | behaviour | follows |
+//! |---|---|
+//! | A trace that records nothing (unsampled, ignored path) sends **no `sw8`** downstream; `sw8-correlation` still travels | Java `IgnoredTracerContext`; Go never injects from a no-op span |
+//! | Any valid incoming `sw8` is continued and recorded, whatever its sample flag | Java `ContextManager`, Go `plugins/core/tracing.go` ("always trace if the header exists") |
+//! | Past the span limit, an injected header names the real (size-limited) segment and its nearest recorded span | a header must name a segment OAP receives |
+//! | An entry span opened inside an active trace records the caller's `CrossProcess` reference; any span may carry several ([`SpanRef::continue_from`], for batch consumers) | Java `TracingContext.extract`; OAP `RPCAnalysisListener.parseEntry` treats an entry without a reference as called by `User` |
+//! | `sw8` fields 6 (instance) and 8 (address) must not be empty when decoding | Java `ContextCarrier.isValid` |
+//! | A `CrossThread` reference names this process's service and instance; a `CrossProcess` one, the caller's as its header named them | OAP `EndpointDepFromCrossThreadAnalysisListener` |
+//! | A snapshot ([`ContextSnapshot`]) refers to the span of ours open when it was taken, or to nothing | a reference must name a segment of this trace that OAP receives |
+//! | A spawned segment whose first span is an exit starts with a local span `Thread/<parent endpoint>` | OAP makes the first span of a segment with a `CrossThread` reference an endpoint: a raw URL there makes one endpoint per path |
+//! | Operation names are cut to 150 characters and peers to 300 bytes wherever they leave the process (the wire and headers; the hot path stores them as given), service and instance names to what `sw8` may carry; every header written decodes | Java cuts names at 150 characters; OAP `NamingControl` |
+//! | HTTP spans are errors from status 400; gRPC `rpc.status_code` is the code's name, read from the trailers when not in the headers | Java Tomcat/HttpClient, Go net/http; Java gRPC plugin |
+//! | `sw8-x`'s send time becomes the entry span's `transmission.latency` tag | Java `ExtensionContext.handle` |
+//! | The default instance name is `<32 hex>@<ipv4>` (at most 70 bytes; the host name, cut, where no IPv4 exists) | Java `ServiceInstanceGenerator`, Go `tracer.go`; OAP cuts instance names at 70 characters silently |
+//! | The span clock is re-anchored to the wall clock every 10 s, off the hot path | Java and Go read the wall clock per span; OAP buckets metrics by span start minute |
+//! | Reported logs carry a trace context only when a span of it records | OAP links a log to a trace it would never receive otherwise |
+//! | Meters: see [`meter`] for the MAL rule file OAP needs to keep them | OAP `MeterProcessor` keeps only meters a rule names |
+//!
+//! # Architecture
+//!
+//! The modules form layers; each imports only from the layers below it:
+//!
+//! ```text
+//!  4  agent          the builder and the running Agent: wires everything below
+//!  3  config/        every option, declared once (env names, parser, default, docs)
+//!     reporter/      the reporter thread: drain, encode (wire.rs), gRPC or a Reporter
+//!  2  trace/         HOT: context (and its pools), span, future, remote (headers glue),
+//!                    sampling, panic hook
+//!     logs/          log capture and the ids for log lines
+//!     integrations/  one module per framework, on trace/ and settings only
+//!  1  queue          the bounded drop-and-count queue (segments, logs), reporter wake-up
+//!  0  settings       the statics the hot path reads, and every default
+//!     record, id, clock, stats, diag, error, propagation/ (header codecs), meter/
+//! ```
 //!
 //! # Performance
 //!

@@ -211,3 +211,72 @@ impl<F: Future> Future for RecordErr<F> {
         output
     }
 }
+
+/// The metadata of a function with a default name: `meta`, named on the function's first
+/// call and kept in `cell`; later calls cost one atomic load. `type_name` is that of a fn
+/// item declared in the function's body: the function's path, with the `impl`'s type in
+/// it (`app::billing::Cart::total::__sw_here` names the span `app::billing::Cart::total`).
+/// Not generic, and `meta` is a value rather than a closure, so that a thousand annotated
+/// functions compile no code of their own for it.
+#[inline]
+pub fn lazy_meta(
+    cell: &'static std::sync::OnceLock<Meta>,
+    type_name: &'static str,
+    meta: Meta,
+) -> &'static Meta {
+    match cell.get() {
+        Some(meta) => meta,
+        None => init_meta(cell, type_name, meta),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn init_meta(
+    cell: &'static std::sync::OnceLock<Meta>,
+    type_name: &'static str,
+    meta: Meta,
+) -> &'static Meta {
+    cell.get_or_init(|| Meta {
+        name: fn_path(type_name),
+        ..meta
+    })
+}
+
+/// The function's path in the `type_name` of an item declared in its body: without the
+/// item's segment and the `{{closure}}` segments of an `async fn`, a `<Type as Trait>::f`
+/// as `Type::f`, and no generic arguments (`app::Wrapper<_>::f` as `app::Wrapper::f`).
+/// A slice of `type_name` when only segments are cut; otherwise (a trait or generic
+/// impl, a function inside a closure) a string leaked once per function.
+fn fn_path(type_name: &'static str) -> &'static str {
+    let mut path = type_name
+        .rsplit_once("::")
+        .map_or(type_name, |(function, _)| function);
+    while let Some(parent) = path.strip_suffix("::{{closure}}") {
+        path = parent;
+    }
+    if !path.contains(['<', '{']) {
+        return path;
+    }
+    let (mut depth, mut in_self, mut in_trait) = (0_usize, path.starts_with('<'), false);
+    let mut kept = String::with_capacity(path.len());
+    for (i, c) in path.char_indices() {
+        match c {
+            '<' => depth += 1,
+            '>' if !path[..i].ends_with('-') => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    (in_self, in_trait) = (false, false);
+                }
+            }
+            ' ' if in_self && depth == 1 && path[i..].starts_with(" as ") => in_trait = true,
+            _ if !in_trait && depth == usize::from(in_self) => kept.push(c),
+            _ => {}
+        }
+    }
+    let segments: Vec<&str> = kept
+        .split("::")
+        .filter(|segment| !segment.starts_with("{{"))
+        .collect();
+    Box::leak(segments.join("::").into_boxed_str())
+}

@@ -92,12 +92,12 @@ static REPORTER: Mutex<Option<Thread>> = Mutex::new(None);
 /// Wakes a parked reporter when a queue has a full batch waiting.
 #[inline]
 fn wake_if_busy(len: usize) {
-    if len >= REPORT_BATCH && PARKED.swap(false, Ordering::AcqRel) {
-        if let Ok(guard) = REPORTER.lock()
-            && let Some(thread) = guard.as_ref()
-        {
-            thread.unpark();
-        }
+    if len >= REPORT_BATCH
+        && PARKED.swap(false, Ordering::AcqRel)
+        && let Ok(guard) = REPORTER.lock()
+        && let Some(thread) = guard.as_ref()
+    {
+        thread.unpark();
     }
 }
 

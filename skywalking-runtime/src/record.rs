@@ -178,8 +178,10 @@ pub(crate) struct SegmentRecord {
     pub(crate) tags: Vec<(i32, Str, Str)>,
     /// Logs of all spans, by span id.
     pub(crate) logs: Vec<(i32, LogRecord)>,
-    /// The reference span 0 carries, if this segment continues another.
-    pub(crate) first_ref: Option<RefRecord>,
+    /// References by span id: span 0's when the segment continues another, and any
+    /// span's that continued an incoming request inside an active trace (several per
+    /// span for a batch consumer).
+    pub(crate) refs: Vec<(i32, RefRecord)>,
     pub(crate) is_size_limited: bool,
     /// Spans still open; the segment is finished when this reaches 0.
     pub(crate) open: u32,
@@ -194,7 +196,7 @@ impl SegmentRecord {
             spans: Vec::with_capacity(capacity),
             tags: Vec::new(),
             logs: Vec::new(),
-            first_ref: None,
+            refs: Vec::new(),
             is_size_limited: false,
             open: 0,
         }
@@ -214,7 +216,7 @@ impl SegmentRecord {
         self.spans.clear();
         self.tags.clear();
         self.logs.clear();
-        self.first_ref = None;
+        self.refs.clear();
     }
 
     /// The name of the first entry span, else of the first span: what a child's
@@ -235,5 +237,57 @@ impl SegmentRecord {
             }
         }
         self.open = 0;
+    }
+}
+
+/// Operation names are cut to this many characters, as the Java agent cuts them; OAP's
+/// endpoint names have the same limit.
+pub(crate) const MAX_OPERATION_NAME_CHARS: usize = 150;
+/// Peers are cut to this many bytes (a DNS name, a port and room to spare), the most an
+/// `sw8` address field may hold.
+pub(crate) const MAX_PEER_BYTES: usize = crate::propagation::SW8_MAX_ADDRESS_LEN;
+
+/// An operation name as it leaves the process (on the wire or in a header): cut to
+/// [`MAX_OPERATION_NAME_CHARS`]. The hot path stores names as given; the cut happens
+/// here, on the reporter thread or when a header is written, and costs one length
+/// comparison for a name of at most 150 bytes.
+#[inline]
+pub(crate) fn operation_name(name: &str) -> &str {
+    if name.len() <= MAX_OPERATION_NAME_CHARS {
+        return name;
+    }
+    match name.char_indices().nth(MAX_OPERATION_NAME_CHARS) {
+        Some((at, _)) => &name[..at],
+        None => name,
+    }
+}
+
+/// A peer as it leaves the process: cut to [`MAX_PEER_BYTES`] at a character boundary.
+#[inline]
+pub(crate) fn peer(peer: &str) -> &str {
+    if peer.len() <= MAX_PEER_BYTES {
+        return peer;
+    }
+    let mut at = MAX_PEER_BYTES;
+    while !peer.is_char_boundary(at) {
+        at -= 1;
+    }
+    &peer[..at]
+}
+
+#[cfg(test)]
+mod cut_tests {
+    use super::*;
+
+    #[test]
+    fn names_are_cut_by_characters_and_peers_by_bytes_at_boundaries() {
+        assert_eq!(operation_name("short"), "short");
+        let long = "é".repeat(200);
+        assert_eq!(operation_name(&long).chars().count(), 150);
+        let ascii = "a".repeat(151);
+        assert_eq!(operation_name(&ascii).len(), 150);
+        assert_eq!(peer("db:5432"), "db:5432");
+        let wide = format!("{}é", "h".repeat(299));
+        assert_eq!(peer(&wide), "h".repeat(299), "never inside a character");
     }
 }

@@ -52,6 +52,26 @@ pub(crate) struct Identity {
     pub(crate) instance: String,
 }
 
+impl Identity {
+    /// The names, cut (at a character boundary) to what an `sw8` header may carry, so
+    /// every header this agent writes decodes downstream.
+    pub(crate) fn new(mut service: String, mut instance: String) -> Identity {
+        cut_to(&mut service, crate::propagation::SW8_MAX_SERVICE_LEN);
+        cut_to(&mut instance, crate::propagation::SW8_MAX_INSTANCE_LEN);
+        Identity { service, instance }
+    }
+}
+
+fn cut_to(s: &mut String, max_bytes: usize) {
+    if s.len() > max_bytes {
+        let mut at = max_bytes;
+        while !s.is_char_boundary(at) {
+            at -= 1;
+        }
+        s.truncate(at);
+    }
+}
+
 /// The trace ignore rules of `SW_AGENT_TRACE_IGNORE_PATH` and `SW_AGENT_IGNORE_SUFFIX`,
 /// for the integrations that apply them at a trace's first span.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use integration_support::{
     tags,
 };
 use skywalking_proto::v3::SpanLayer;
-use skywalking_runtime::integrations::actix_web::{SkyWalking, UNMATCHED};
+use skywalking_runtime::integrations::actix_web::{ServerLayer, UNMATCHED};
 use skywalking_runtime::{Span, trace};
 
 #[trace(name = "load_user")]
@@ -53,7 +53,7 @@ fn server() -> SocketAddr {
             actix_web::rt::System::new().block_on(async move {
                 let server = HttpServer::new(|| {
                     App::new()
-                        .wrap(SkyWalking::new())
+                        .wrap(ServerLayer::new())
                         .route("/users/{id}", web::get().to(user))
                         .route("/fail", web::get().to(fail))
                         .route("/bad", web::get().to(bad))
@@ -133,7 +133,7 @@ async fn errors_scopes_and_unmatched() {
     assert_eq!(status, 400);
     let segments = memory.trace(&trace);
     let (_, _, _, entry) = assert_linked(&segments, "client GET", "GET /bad");
-    assert!(!entry.is_error, "a 4xx is logged and tagged, not an error");
+    assert!(entry.is_error, "a 4xx is an error, logged and tagged");
     assert_eq!(tags(entry)["http.status_code"], "400");
     assert!(!entry.logs.is_empty());
 
@@ -147,6 +147,8 @@ async fn errors_scopes_and_unmatched() {
     let segments = memory.trace(&trace);
     let (_, _, _, entry) = assert_linked(&segments, "client GET", &format!("GET {UNMATCHED}"));
     assert_eq!(tags(entry)["url"], "/no/such/path");
+    assert_eq!(tags(entry)["http.status_code"], "404");
+    assert!(entry.is_error, "a 404 is an error");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

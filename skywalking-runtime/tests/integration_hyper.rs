@@ -15,7 +15,7 @@ use integration_support::{
 };
 use skywalking_proto::v3::{SpanLayer, SpanType};
 use skywalking_runtime::integrations::hyper::{ClientLayer, ClientService};
-use skywalking_runtime::integrations::tower::SkyWalkingLayer;
+use skywalking_runtime::integrations::tower::ServerLayer;
 use skywalking_runtime::{Span, trace};
 use tower::{Layer, ServiceExt, service_fn};
 
@@ -27,10 +27,10 @@ async fn render(path: String) -> String {
 
 async fn handle(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = request.uri().path().to_owned();
-    let status = if path == "/fail" {
-        StatusCode::BAD_GATEWAY
-    } else {
-        StatusCode::OK
+    let status = match path.as_str() {
+        "/fail" => StatusCode::BAD_GATEWAY,
+        "/missing" => StatusCode::NOT_FOUND,
+        _ => StatusCode::OK,
     };
     {
         let _local = Span::local("handler.work");
@@ -44,7 +44,7 @@ async fn handle(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Inf
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_layer_and_server_layer_link_up() {
     let memory = common::start();
-    let addr = serve(SkyWalkingLayer::new().layer(service_fn(handle))).await;
+    let addr = serve(ServerLayer::new().layer(service_fn(handle))).await;
     let client = ClientLayer::new().layer(client());
 
     let (trace, (status, body)) = in_front(async {
@@ -78,7 +78,7 @@ async fn client_layer_and_server_layer_link_up() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_5xx_marks_both_sides() {
     let memory = common::start();
-    let addr = serve(SkyWalkingLayer::new().layer(service_fn(handle))).await;
+    let addr = serve(ServerLayer::new().layer(service_fn(handle))).await;
     let client = ClientService::new(client());
     let (trace, (status, _)) =
         in_front(async { read(client.oneshot(get(addr, "/fail")).await.unwrap()).await }).await;
@@ -88,6 +88,36 @@ async fn a_5xx_marks_both_sides() {
     assert!(exit.is_error);
     assert!(entry.is_error);
     assert_eq!(tags(exit)["http.status_code"], "502");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_404_marks_both_sides() {
+    let memory = common::start();
+    let addr = serve(ServerLayer::new().layer(service_fn(handle))).await;
+    let client = ClientLayer::new().layer(client());
+    let (trace, (status, _)) =
+        in_front(async { read(client.oneshot(get(addr, "/missing")).await.unwrap()).await }).await;
+    assert_eq!(status, 404);
+    let segments = memory.trace(&trace);
+    let (_, exit, _, entry) = assert_linked(&segments, "GET /missing", "GET /missing");
+    for span in [exit, entry] {
+        assert!(span.is_error, "a 404 marks {:?}", span.span_type);
+        assert_eq!(tags(span)["http.status_code"], "404");
+        assert!(span.logs.is_empty(), "a status is not an error log");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_200_is_not_an_error() {
+    let memory = common::start();
+    let addr = serve(ServerLayer::new().layer(service_fn(handle))).await;
+    let client = ClientLayer::new().layer(client());
+    let (trace, (status, _)) =
+        in_front(async { read(client.oneshot(get(addr, "/fine")).await.unwrap()).await }).await;
+    assert_eq!(status, 200);
+    let segments = memory.trace(&trace);
+    let (_, exit, _, entry) = assert_linked(&segments, "GET /fine", "GET /fine");
+    assert!(!exit.is_error && !entry.is_error);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,7 +150,7 @@ async fn a_connection_failure_is_an_error_on_the_exit_span() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_call_with_no_trace_starts_one() {
     let memory = common::start();
-    let addr = serve(SkyWalkingLayer::new().layer(service_fn(handle))).await;
+    let addr = serve(ServerLayer::new().layer(service_fn(handle))).await;
     let response = ClientService::new(client())
         .oneshot(get(addr, "/solo"))
         .await

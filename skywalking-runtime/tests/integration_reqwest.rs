@@ -26,6 +26,8 @@ async fn handle(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Inf
     let path = request.uri().path().to_owned();
     let status = if path.ends_with("/broken") {
         StatusCode::SERVICE_UNAVAILABLE
+    } else if path.ends_with("/missing") {
+        StatusCode::NOT_FOUND
     } else {
         StatusCode::OK
     };
@@ -87,6 +89,26 @@ async fn execute_and_a_5xx() {
     assert!(exit.is_error);
     assert_eq!(tags(exit)["http.method"], "POST");
     assert_eq!(tags(exit)["http.status_code"], "503");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_404_is_an_error() {
+    let (memory, addr) = start().await;
+    let client = reqwest::Client::new();
+    let (trace, status) = in_front(async {
+        let response = client
+            .get(format!("http://{addr}/prices/missing"))
+            .send_traced()
+            .await
+            .unwrap();
+        response.status()
+    })
+    .await;
+    assert_eq!(status, 404);
+    let segments = memory.trace(&trace);
+    let (_, exit, _, _) = assert_linked(&segments, "GET /prices/missing", "GET /prices/{sku}");
+    assert!(exit.is_error);
+    assert_eq!(tags(exit)["http.status_code"], "404");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

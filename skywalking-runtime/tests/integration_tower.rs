@@ -18,7 +18,7 @@ use integration_support::{
     serve, tags,
 };
 use skywalking_proto::v3::SpanLayer;
-use skywalking_runtime::integrations::tower::{SkyWalkingLayer, SkyWalkingService};
+use skywalking_runtime::integrations::tower::{ServerLayer, ServerService};
 use skywalking_runtime::{Span, trace};
 use tower::{Layer, ServiceExt, service_fn};
 
@@ -61,7 +61,7 @@ fn start() -> common::Memory {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hyper_server_continues_the_callers_trace() {
     let memory = start();
-    let service = SkyWalkingLayer::new()
+    let service = ServerLayer::new()
         .with_operation_name(route)
         .layer(service_fn(handle));
     let addr = serve(service).await;
@@ -90,7 +90,7 @@ async fn hyper_server_continues_the_callers_trace() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn default_naming_component_and_5xx() {
     let memory = start();
-    let service = SkyWalkingLayer::new()
+    let service = ServerLayer::new()
         .with_component(11000)
         .layer(service_fn(handle));
     let addr = serve(service).await;
@@ -108,7 +108,7 @@ async fn default_naming_component_and_5xx() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ignored_path() {
     let memory = start();
-    let addr = serve(SkyWalkingService::new(service_fn(handle))).await;
+    let addr = serve(ServerService::new(service_fn(handle))).await;
     let (trace, (status, _)) = in_front(send_traced(
         &client(),
         addr.to_string(),
@@ -125,7 +125,7 @@ async fn ignored_path() {
 #[tokio::test]
 async fn an_inner_service_error_marks_the_span() {
     let memory = start();
-    let service = SkyWalkingLayer::new().layer(service_fn(|_: Request<()>| async {
+    let service = ServerLayer::new().layer(service_fn(|_: Request<()>| async {
         let _local = Span::local("before.failure");
         Err::<Response<()>, _>(std::io::Error::other("db down"))
     }));
@@ -152,7 +152,7 @@ async fn an_inner_service_error_marks_the_span() {
 #[tokio::test]
 async fn a_dropped_request_ends_its_span_as_cancelled() {
     let memory = start();
-    let service = SkyWalkingLayer::new().layer(service_fn(|_: Request<()>| async {
+    let service = ServerLayer::new().layer(service_fn(|_: Request<()>| async {
         std::future::pending::<()>().await;
         Ok::<_, Infallible>(Response::new(()))
     }));
@@ -179,7 +179,7 @@ async fn a_dropped_request_ends_its_span_as_cancelled() {
 #[tokio::test]
 async fn a_w3c_traceparent_keeps_the_callers_trace_id() {
     let memory = start();
-    let service = SkyWalkingLayer::new().layer(service_fn(|_: Request<()>| async {
+    let service = ServerLayer::new().layer(service_fn(|_: Request<()>| async {
         Ok::<_, Infallible>(Response::new(()))
     }));
     let request = Request::get("/w3c")

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use reporter_support::WAIT;
 use skywalking_proto::v3::LogData;
 use skywalking_proto::v3::log_data_body::Content;
-use skywalking_runtime::integrations::tracing::{SkyWalkingLayer, WithTraceIds};
+use skywalking_runtime::integrations::tracing::{TracingLayer, WithTraceIds};
 use skywalking_runtime::{Agent, Config, Span};
 use skywalking_testkit::MockCollector;
 use tracing_subscriber::layer::SubscriberExt;
@@ -84,7 +84,7 @@ fn events_are_reported_with_the_trace_context_they_were_written_in() {
     let lines = Lines::default();
     let writer = lines.clone();
     let subscriber = tracing_subscriber::registry()
-        .with(SkyWalkingLayer::new())
+        .with(TracingLayer::new())
         .with(
             tracing_subscriber::fmt::layer()
                 .with_ansi(false)

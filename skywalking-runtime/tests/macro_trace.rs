@@ -586,8 +586,8 @@ fn methods_traits_generics_and_future_returning_fns() {
         names(&spans),
         [
             "root",
-            "macro_trace::total",
-            "macro_trace::clear",
+            "macro_trace::Cart::total",
+            "macro_trace::Cart::clear",
             "Store::load",
             "MapStore::get",
             "macro_trace::largest",
@@ -601,7 +601,7 @@ fn methods_traits_generics_and_future_returning_fns() {
         ]
     );
     assert_eq!(
-        tags(named(&spans, "macro_trace::clear")),
+        tags(named(&spans, "macro_trace::Cart::clear")),
         HashMap::from([("n", "3")])
     );
     assert_eq!(

@@ -1,7 +1,7 @@
 //! Meters over real gRPC: registered counters, gauges and histograms (with labels) and
-//! the built-in process and tokio meters arrive at the mock collector in
-//! `MeterReportService/collectBatch` streams, every collect interval, with the service,
-//! the instance and a timestamp on each.
+//! the built-in process and tokio meters (the runtime also as `thread_pool`) arrive at
+//! the mock collector in `MeterReportService/collectBatch` streams, every collect
+//! interval, with the service, the instance and a timestamp on each.
 
 mod reporter_support;
 
@@ -140,6 +140,18 @@ async fn meters_arrive_in_batches_with_names_labels_and_values() {
     assert_eq!(single(find("instance_rust_tokio_workers_num", &[])), 2.0);
     assert!(single(find("instance_rust_tokio_alive_tasks_num", &[])) >= 0.0);
     assert!(names.contains(&"instance_rust_tokio_global_queue_depth"));
+    // The same runtime as the thread pool OAP's default `threadpool.yaml` reads.
+    let pool = |metric_type: &str| {
+        single(find(
+            "thread_pool",
+            &[("pool_name", "tokio"), ("metric_type", metric_type)],
+        ))
+    };
+    for metric_type in ["core_pool_size", "max_pool_size", "pool_size"] {
+        assert_eq!(pool(metric_type), 2.0, "{metric_type}");
+    }
+    assert!(pool("active_size") >= 0.0);
+    assert!(pool("queue_size") >= 0.0);
     assert!(collector.calls_to(COLLECT_BATCH) >= 1);
 
     // Counters keep their totals across collections; later collections see new values.

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use reporter_support::WAIT;
 use skywalking_proto::v3::{SegmentObject, SpanObject, SpanType};
-use skywalking_runtime::integrations::tracing::SkyWalkingLayer;
+use skywalking_runtime::integrations::tracing::TracingLayer;
 use skywalking_runtime::{Agent, Config};
 use skywalking_testkit::MockCollector;
 use tracing_subscriber::layer::SubscriberExt;
@@ -36,7 +36,7 @@ fn setup() -> &'static Setup {
             .start()
             .expect("agent starts");
         let subscriber =
-            tracing_subscriber::registry().with(SkyWalkingLayer::new().record_fields(true));
+            tracing_subscriber::registry().with(TracingLayer::new().record_fields(true));
         tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
         Setup {
             collector,

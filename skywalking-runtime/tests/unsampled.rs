@@ -1,24 +1,25 @@
-//! An agent that samples nothing: spans record nothing, the trace still propagates, and
-//! an incoming sampled header forces sampling.
+//! An agent that samples nothing: spans record nothing and no `sw8` leaves the process
+//! (only `sw8-correlation`, as the Java agent's `IgnoredTracerContext`), and any valid
+//! incoming `sw8`, whatever its sample flag, is continued and recorded (Java, Go).
 
 mod common;
 
 use std::collections::HashMap;
 
 use skywalking_runtime::Span;
-use skywalking_runtime::propagation::Sw8;
 
 fn memory() -> common::Memory {
     common::start_with(|b| b.sample_rate(0.0))
 }
 
 #[test]
-fn unsampled_traces_report_nothing_but_still_propagate() {
+fn unsampled_traces_report_nothing_and_send_no_sw8() {
     let memory = memory();
     let mut headers: HashMap<String, String> = HashMap::new();
     let trace = {
         let _root = Span::local("root");
         let trace = common::current_trace();
+        assert!(skywalking_runtime::set_correlation("tenant", "acme"));
         let exit = Span::exit("call", "peer:80");
         assert!(!exit.is_recording());
         exit.inject(&mut headers);
@@ -28,9 +29,15 @@ fn unsampled_traces_report_nothing_but_still_propagate() {
         skywalking_runtime::trace_id().is_none(),
         "the context ended with its root"
     );
-    let sw8 = Sw8::decode(&headers["sw8"]).expect("a valid sw8");
-    assert!(!sw8.sample, "the sample flag says: not sampled");
-    assert_eq!(sw8.trace_id, trace);
+    assert!(
+        !headers.contains_key("sw8"),
+        "an sw8 would name a segment that is never reported: {headers:?}"
+    );
+    assert!(!headers.contains_key("sw8-x"));
+    assert!(
+        headers.contains_key("sw8-correlation"),
+        "correlation data still travels"
+    );
     assert!(memory.trace(&trace).is_empty());
     assert!(skywalking_runtime::stats().traces_unsampled >= 1);
 }
@@ -51,7 +58,7 @@ fn an_incoming_sampled_sw8_forces_sampling() {
 }
 
 #[test]
-fn an_incoming_unsampled_sw8_is_honoured() {
+fn an_incoming_sw8_with_sample_flag_0_is_continued_as_java_and_go_do() {
     let memory = memory();
     let mut headers = HashMap::new();
     headers.insert(
@@ -60,8 +67,12 @@ fn an_incoming_unsampled_sw8_is_honoured() {
     );
     {
         let entry = Span::entry("POST /pay", &headers);
-        assert!(!entry.is_recording());
+        assert!(entry.is_recording());
         assert_eq!(common::current_trace(), "unsampled");
     }
-    assert!(memory.trace("unsampled").is_empty());
+    let segments = memory.trace("unsampled");
+    assert_eq!(segments.len(), 1);
+    let reference = &segments[0].spans[0].refs[0];
+    assert_eq!(reference.parent_trace_segment_id, "segment");
+    assert_eq!(reference.parent_span_id, 3);
 }

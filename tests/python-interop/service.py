@@ -9,15 +9,18 @@ an exit span per call, `sw8` injected).
     python service.py [DOWNSTREAM_URL]
 
 Listens on 127.0.0.1 (ephemeral port) and prints `READY <port>` once it serves. Every GET
-answers `<SW_AGENT_NAME> <trace id>\n` (the trace the agent recorded the request in),
-followed, when DOWNSTREAM_URL is given, by the body of a GET to it. Exits when stdin
-closes (the agent flushes its queued segments at exit).
+answers `<SW_AGENT_NAME> <trace id>\n` (the trace the agent recorded the request in, empty
+when the agent records nothing for it, e.g. a path in SW_AGENT_TRACE_IGNORE_PATH),
+followed, when DOWNSTREAM_URL is given, by the body of a GET to it. A `to=<path>` query
+parameter replaces the path of DOWNSTREAM_URL for that request (`GET /front?to=/other`).
+Exits when stdin closes (the agent flushes its queued segments at exit).
 """
 
 import os
 import sys
 import threading
 import urllib.request
+from urllib.parse import parse_qs, urlsplit
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from skywalking import agent
@@ -32,13 +35,17 @@ class Handler(BaseHTTPRequestHandler):
         status = 200
         # Inside the entry span the http.server plugin opened for this request.
         body = f'{SERVICE} {get_context().segment.related_traces[0]}\n'
-        if DOWNSTREAM:
+        downstream = DOWNSTREAM
+        to = parse_qs(urlsplit(self.path).query).get('to')
+        if downstream and to:
+            downstream = urlsplit(downstream)._replace(path=to[0]).geturl()
+        if downstream:
             try:
-                with urllib.request.urlopen(DOWNSTREAM, timeout=30) as response:
+                with urllib.request.urlopen(downstream, timeout=30) as response:
                     body += response.read().decode()
             except Exception as error:  # noqa: BLE001 (reported to the test in the body)
                 status = 502
-                body += f'{SERVICE}: GET {DOWNSTREAM} failed: {error!r}\n'
+                body += f'{SERVICE}: GET {downstream} failed: {error!r}\n'
         data = body.encode()
         self.send_response(status)
         self.send_header('Content-Type', 'text/plain; charset=utf-8')

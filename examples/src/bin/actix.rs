@@ -1,4 +1,4 @@
-//! actix-web with the `SkyWalking` middleware: each request gets an entry span named by
+//! actix-web with the `ServerLayer` middleware: each request gets an entry span named by
 //! its resource pattern, and `#[sw::trace]` functions in handlers are its children.
 //! Reports to an embedded collector and prints the traces.
 //!
@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use actix_web::{App, HttpServer, web};
 use skywalking_testkit::MockCollector;
-use sw::integrations::actix_web::SkyWalking;
+use sw::integrations::actix_web::ServerLayer;
 
 #[sw::trace(tags(user.id = id))]
 async fn load_user(id: u64) -> String {
@@ -26,7 +26,7 @@ fn serve() -> std::io::Result<std::net::SocketAddr> {
         actix_web::rt::System::new().block_on(async move {
             let server = HttpServer::new(|| {
                 App::new()
-                    .wrap(SkyWalking::new())
+                    .wrap(ServerLayer::new())
                     .route("/users/{id}", web::get().to(user))
             })
             .workers(1)

@@ -17,7 +17,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::service::TowerToHyperService;
 use skywalking_testkit::MockCollector;
 use sw::integrations::hyper::ClientLayer;
-use sw::integrations::tower::SkyWalkingLayer;
+use sw::integrations::tower::ServerLayer;
 use tower::{Layer, ServiceExt, service_fn};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -36,7 +36,7 @@ async fn handle(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Inf
 async fn serve() -> Result<std::net::SocketAddr, Error> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let service = SkyWalkingLayer::new().layer(service_fn(handle));
+    let service = ServerLayer::new().layer(service_fn(handle));
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             let service = TowerToHyperService::new(service.clone());

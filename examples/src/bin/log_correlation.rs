@@ -22,7 +22,7 @@ use skywalking_proto::v3::log_data_body::Content;
 use skywalking_proto::v3::{LogData, SegmentObject};
 use skywalking_testkit::MockCollector;
 use sw::integrations::log::SkyWalkingLogger;
-use sw::integrations::tracing::{SkyWalkingLayer, WithTraceIds};
+use sw::integrations::tracing::{TracingLayer, WithTraceIds};
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -163,7 +163,7 @@ async fn run() -> Result<(), Error> {
     // `tracing`: spans into SkyWalking, events reported, ids on every printed line.
     tracing_subscriber::registry()
         .with(LevelFilter::INFO)
-        .with(SkyWalkingLayer::new())
+        .with(TracingLayer::new())
         .with(
             tracing_subscriber::fmt::layer()
                 .with_ansi(false)

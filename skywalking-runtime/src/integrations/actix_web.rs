@@ -3,14 +3,14 @@
 //!
 //! ```
 //! use actix_web::{App, web};
-//! use skywalking_runtime::integrations::actix_web::SkyWalking;
+//! use skywalking_runtime::integrations::actix_web::ServerLayer;
 //!
 //! async fn user(id: web::Path<u64>) -> String {
 //!     format!("user {id}")
 //! }
 //!
 //! let app = App::new()
-//!     .wrap(SkyWalking::new())
+//!     .wrap(ServerLayer::new())
 //!     .route("/users/{id}", web::get().to(user));
 //! # let _ = app;
 //! ```
@@ -34,11 +34,12 @@
 //! trace with a `CrossProcess` reference, or starting one), tagged `http.method` and
 //! `url` (the path, without the query). It is **current during every poll**, so
 //! `#[sw::trace]` functions in handlers are its children, and **ends when the response
-//! is ready**, tagged `http.status_code`. A status of 500 or more, or an error from the
+//! is ready**, tagged `http.status_code`. A status of 400 or more, or an error from the
 //! inner service, marks it as an error; an error a handler returned (which actix turns
 //! into a response) is logged on the span. The response body is streamed afterwards,
 //! outside the span. Spans are layer `Http`, component 49 (`http`) unless
-//! [`SkyWalking::with_component`] says otherwise.
+//! [`ServerLayer::with_component`] says otherwise. With no agent running, the
+//! middleware only calls the inner service.
 //!
 //! `match_pattern` resolves the pattern from the application's resource map, so the
 //! name is right wherever the middleware is registered (`App::wrap`, `Scope::wrap`,
@@ -56,34 +57,34 @@ use ::actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forw
 use ::actix_web::http::header::HeaderMap;
 use pin_project_lite::pin_project;
 
-use super::http::{self as sw_http, Outcome, Record, RequestTags};
-use super::{ignore, support};
+use super::http::{self as sw_http, RequestTags};
+use super::ignore;
+use super::support::{self, CallSpan, Inbound, Outcome, Traced};
 use crate::propagation::Extractor;
-use crate::record::SpanKind;
-use crate::trace::future::Instrumented;
 use crate::trace::span::SpanRef;
 
 /// What a span is named after its method when no resource matched: `GET (unmatched)`.
 pub const UNMATCHED: &str = sw_http::UNMATCHED_ROUTE;
 
-/// The middleware factory: `App::new().wrap(SkyWalking::new())` (see the
-/// [module docs](self)).
+/// The middleware factory: `App::new().wrap(ServerLayer::new())` (see the
+/// [module docs](self)). It is actix-web's [`Transform`], which plays the part of a
+/// tower layer.
 #[derive(Clone, Debug)]
 #[must_use]
-pub struct SkyWalking {
+pub struct ServerLayer {
     component: i32,
 }
 
-impl Default for SkyWalking {
+impl Default for ServerLayer {
     fn default() -> Self {
-        SkyWalking::new()
+        ServerLayer::new()
     }
 }
 
-impl SkyWalking {
+impl ServerLayer {
     /// The middleware, with component 49 (`http`).
     pub fn new() -> Self {
-        SkyWalking {
+        ServerLayer {
             component: sw_http::HTTP_SERVER,
         }
     }
@@ -95,28 +96,28 @@ impl SkyWalking {
     }
 }
 
-impl<S, B> Transform<S, ServiceRequest> for SkyWalking
+impl<S, B> Transform<S, ServiceRequest> for ServerLayer
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
 {
     type Response = ServiceResponse<B>;
     type Error = Error;
-    type Transform = SkyWalkingMiddleware<S>;
+    type Transform = ServerService<S>;
     type InitError = ();
     type Future = Ready<Result<Self::Transform, Self::InitError>>;
 
     fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(SkyWalkingMiddleware {
+        ready(Ok(ServerService {
             service,
             component: self.component,
         }))
     }
 }
 
-/// The middleware [`SkyWalking`] makes: the entry span of each request, around
+/// The middleware [`ServerLayer`] makes: the entry span of each request, around
 /// `service`.
 #[derive(Debug)]
-pub struct SkyWalkingMiddleware<S> {
+pub struct ServerService<S> {
     service: S,
     component: i32,
 }
@@ -130,7 +131,7 @@ impl Extractor for Headers<'_> {
     }
 }
 
-impl<S, B> Service<ServiceRequest> for SkyWalkingMiddleware<S>
+impl<S, B> Service<ServiceRequest> for ServerService<S>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
 {
@@ -142,12 +143,10 @@ where
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
         if !support::is_enabled() {
-            return ResponseFuture::new(support::passthrough(Record::off(
-                self.service.call(request),
-            )));
+            return ResponseFuture::running(self.service.call(request), CallSpan::off());
         }
         if ignore::is_ignored(request.path()) {
-            return ResponseFuture::new(support::ignored(Record::off(self.service.call(request))));
+            return ResponseFuture::running(self.service.call(request), CallSpan::ignored());
         }
         let method = request.method().as_str();
         let name = match request.match_pattern() {
@@ -159,16 +158,27 @@ where
             url: sw_http::url_tag(None, None, request.path()),
         };
         let init = sw_http::entry_init(name, self.component);
-        let incoming = support::incoming(&Headers(request.headers()));
-        let record = Record::new(self.service.call(request), SpanKind::Entry, tags);
-        ResponseFuture::new(support::entry(record, init, incoming))
+        let span = CallSpan::new(init, support::incoming(&Headers(request.headers())));
+        let inner = Inbound::new(self.service.call(request), tags);
+        ResponseFuture {
+            inner: Traced::new(inner, span),
+        }
     }
 }
 
-/// What an actix-web response tells the entry span.
-impl<B> Outcome for Result<ServiceResponse<B>, Error> {
-    fn record(&self, span: SpanRef) {
-        match self {
+/// What an actix-web response tells the entry span: the status (an error from 400 up),
+/// and the error a handler returned, logged.
+#[derive(Debug)]
+enum ActixStatus {}
+
+impl<B> Outcome<Result<ServiceResponse<B>, Error>> for ActixStatus {
+    type Output = Result<ServiceResponse<B>, Error>;
+
+    fn record(output: &Result<ServiceResponse<B>, Error>, span: SpanRef) -> bool {
+        if !span.is_recording() {
+            return true;
+        }
+        match output {
             Ok(response) => {
                 sw_http::record_status(span, response.status().as_u16());
                 if let Some(error) = response.response().error() {
@@ -181,17 +191,25 @@ impl<B> Outcome for Result<ServiceResponse<B>, Error> {
                 span.record_error(error);
             }
         }
+        true
+    }
+
+    fn finish(
+        output: Result<ServiceResponse<B>, Error>,
+        _: Option<CallSpan>,
+    ) -> Result<ServiceResponse<B>, Error> {
+        output
     }
 }
 
 pin_project! {
-    /// The response future of [`SkyWalkingMiddleware`]: the inner future, run inside the
+    /// The response future of [`ServerService`]: the inner future, run inside the
     /// request's entry span (opened on the first poll, current during each poll, ended
     /// with the response).
     #[must_use = "futures do nothing unless polled"]
     pub struct ResponseFuture<F> {
         #[pin]
-        inner: Instrumented<Record<F>>,
+        inner: Traced<Inbound<F, RequestTags>, F, ActixStatus>,
     }
 }
 
@@ -201,9 +219,11 @@ impl<F> fmt::Debug for ResponseFuture<F> {
     }
 }
 
-impl<F> ResponseFuture<F> {
-    fn new(inner: Instrumented<Record<F>>) -> Self {
-        ResponseFuture { inner }
+impl<F: Future> ResponseFuture<F> {
+    fn running(inner: F, span: CallSpan) -> Self {
+        ResponseFuture {
+            inner: Traced::running(inner, span),
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 //!
 //! ```
 //! use axum::{Router, extract::Path, routing::get};
-//! use skywalking_runtime::integrations::axum::SkyWalkingLayer;
+//! use skywalking_runtime::integrations::axum::ServerLayer;
 //!
 //! async fn user(Path(id): Path<u64>) -> String {
 //!     format!("user {id}")
@@ -12,7 +12,7 @@
 //! let app: Router = Router::new()
 //!     .route("/users/{id}", get(user))
 //!     // After the routes: spans are named `GET /users/{id}`.
-//!     .layer(SkyWalkingLayer::new());
+//!     .layer(ServerLayer::new());
 //! ```
 //!
 //! # Where to add the layer
@@ -41,7 +41,8 @@
 //! As for the [`tower`](super::tower#when-spans-are-created-entered-and-ended) layer: the
 //! entry span opens when the route's future is first polled, is current during every
 //! poll (so `#[sw::trace]` functions in handlers are its children) and ends with the
-//! response head, tagged `http.status_code` (an error from 500 up).
+//! response head, tagged `http.status_code` (an error from 400 up). With no agent
+//! running, the layer only calls the route.
 //!
 //! [axum]: https://docs.rs/axum
 
@@ -53,7 +54,9 @@ use http::request::Parts;
 use tower_layer::Layer;
 
 use super::http as sw_http;
-use super::tower::{self as sw_tower, SkyWalkingService};
+use super::tower as sw_tower;
+// The service and response future of `ServerLayer` are the tower integration's.
+pub use super::tower::{ResponseFuture, ServerService};
 
 /// What a span is named after its method when no route matched: `GET (unmatched)`.
 pub const UNMATCHED: &str = sw_http::UNMATCHED_ROUTE;
@@ -87,24 +90,24 @@ fn original_uri(parts: &Parts) -> &Uri {
 /// A [`Layer`] that gives every request an entry span named by its axum route. Add it
 /// with [`Router::layer`](::axum::Router::layer) (see the [module docs](self)).
 ///
-/// The service it makes is the [`tower`](super::tower) one.
+/// The service it makes is the [`tower`](super::tower) one, [`ServerService`].
 #[derive(Clone, Debug)]
 #[must_use]
-pub struct SkyWalkingLayer {
-    inner: sw_tower::SkyWalkingLayer,
+pub struct ServerLayer {
+    inner: sw_tower::ServerLayer,
 }
 
-impl Default for SkyWalkingLayer {
+impl Default for ServerLayer {
     fn default() -> Self {
-        SkyWalkingLayer::new()
+        ServerLayer::new()
     }
 }
 
-impl SkyWalkingLayer {
+impl ServerLayer {
     /// The layer: spans named by route ([`operation_name`]), component 49 (`http`).
     pub fn new() -> Self {
-        SkyWalkingLayer {
-            inner: sw_tower::SkyWalkingLayer::new()
+        ServerLayer {
+            inner: sw_tower::ServerLayer::new()
                 .with_operation_name(operation_name)
                 .with_uri_of(original_uri),
         }
@@ -113,14 +116,14 @@ impl SkyWalkingLayer {
     /// Sets the component id of the entry spans (see [`component`](crate::component));
     /// the default is 49, `http`.
     pub fn with_component(self, component: i32) -> Self {
-        SkyWalkingLayer {
+        ServerLayer {
             inner: self.inner.with_component(component),
         }
     }
 }
 
-impl<S> Layer<S> for SkyWalkingLayer {
-    type Service = SkyWalkingService<S>;
+impl<S> Layer<S> for ServerLayer {
+    type Service = ServerService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
         self.inner.layer(inner)

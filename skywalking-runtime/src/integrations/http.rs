@@ -1,25 +1,21 @@
 //! What the HTTP integrations share: span shapes, the tags OAP reads, the status rules,
-//! and the future that tags a span with the request and the response.
+//! and the [`Outcome`](super::support::Outcome) of a call that got a response head.
 //!
 //! The conventions they follow are in the [parent module's docs](super#http-conventions).
 
 use std::borrow::Cow;
-#[cfg(any(feature = "tower", feature = "actix-web"))]
-use std::{
-    fmt,
-    future::Future,
-    pin::Pin,
-    task::{Context, Poll, ready},
-};
-
-#[cfg(any(feature = "tower", feature = "actix-web"))]
-use pin_project_lite::pin_project;
+#[cfg(any(feature = "tower", feature = "reqwest", feature = "actix-web"))]
+use std::fmt;
 
 #[cfg(any(feature = "tower", feature = "actix-web"))]
 use crate::record::component;
 use crate::record::{SpanKind, SpanLayer};
 use crate::trace::context::SpanInit;
 use crate::trace::span::SpanRef;
+
+use super::support::Tags;
+#[cfg(any(feature = "tower", feature = "reqwest"))]
+use super::support::{CallSpan, Outcome};
 
 #[cfg(any(feature = "hyper", feature = "reqwest"))]
 /// `HttpClient` in OAP's `component-libraries.yml`: the id the Node.js and .NET agents
@@ -33,6 +29,10 @@ pub(crate) const HTTP_SERVER: i32 = component::HTTP;
 pub(crate) const TAG_METHOD: &str = "http.method";
 pub(crate) const TAG_URL: &str = "url";
 pub(crate) const TAG_STATUS: &str = "http.status_code";
+
+/// The first status that marks a span as an error, as the Java (Tomcat, HttpClient) and
+/// Go (net/http) agents do: OAP's success rate counts error spans.
+pub(crate) const ERROR_STATUS: u16 = 400;
 
 #[cfg(any(feature = "axum", feature = "actix-web"))]
 /// What an entry span is named when the framework matched no route (a 404 from the
@@ -164,10 +164,14 @@ pub(crate) fn peer_of_uri(uri: &http::Uri, host_header: Option<&str>) -> Cow<'st
     }
 }
 
-/// Marks `span` with a response status: the tag, and the error flag from 500 up.
+/// Marks `span` with a response status: the tag, and the error flag from
+/// [`ERROR_STATUS`] (400) up.
 pub(crate) fn record_status(span: SpanRef, status: u16) {
+    if !span.is_recording() {
+        return;
+    }
     span.add_tag(TAG_STATUS, status_tag(status));
-    if status >= 500 {
+    if status >= ERROR_STATUS {
         span.set_error(true);
     }
 }
@@ -185,97 +189,55 @@ pub(crate) fn log_error(span: SpanRef, error: &dyn fmt::Display) {
     }
 }
 
-/// The tags known when a request starts.
+/// The tags known when a request starts, added when its span opens.
 #[derive(Debug)]
 pub(crate) struct RequestTags {
     pub(crate) method: Cow<'static, str>,
     pub(crate) url: Cow<'static, str>,
 }
 
-impl RequestTags {
-    pub(crate) fn apply(self, span: SpanRef) {
+impl Tags for RequestTags {
+    fn apply(self, span: SpanRef) {
         span.add_tag(TAG_METHOD, self.method);
         span.add_tag(TAG_URL, self.url);
     }
 }
 
-#[cfg(any(feature = "tower", feature = "actix-web"))]
-/// What a finished request tells its span.
-pub(crate) trait Outcome {
-    /// Tags the status and marks errors on `span`.
-    fn record(&self, span: SpanRef);
+#[cfg(any(feature = "tower", feature = "reqwest"))]
+/// A response with an HTTP status.
+pub(crate) trait HasStatus {
+    /// The status code.
+    fn status_code(&self) -> u16;
 }
 
-#[cfg(any(feature = "tower", feature = "actix-web"))]
-impl<B, E: fmt::Display> Outcome for Result<http::Response<B>, E> {
-    fn record(&self, span: SpanRef) {
-        match self {
-            Ok(response) => record_status(span, response.status().as_u16()),
+#[cfg(feature = "tower")]
+impl<B> HasStatus for http::Response<B> {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
+#[cfg(any(feature = "tower", feature = "reqwest"))]
+/// The [`Outcome`] of an HTTP call: the status tag, an error from 400 up, or the error
+/// (logged on the span) of a call that got no response. The call is over with the
+/// response head.
+#[derive(Debug)]
+pub(crate) enum HttpStatus {}
+
+#[cfg(any(feature = "tower", feature = "reqwest"))]
+impl<T: HasStatus, E: fmt::Display> Outcome<Result<T, E>> for HttpStatus {
+    type Output = Result<T, E>;
+
+    fn record(output: &Result<T, E>, span: SpanRef) -> bool {
+        match output {
+            Ok(response) => record_status(span, response.status_code()),
             Err(error) => span.record_error(error),
         }
-    }
-}
-
-#[cfg(any(feature = "tower", feature = "actix-web"))]
-pin_project! {
-    /// Runs inside an [`Instrumented`](crate::Instrumented) that opened a span of `kind`:
-    /// on the first poll it finds that span (the current one) and tags the request; when
-    /// the inner future completes it records the outcome.
-    #[derive(Debug)]
-    #[must_use = "futures do nothing unless polled"]
-    pub(crate) struct Record<F> {
-        #[pin]
-        inner: F,
-        kind: SpanKind,
-        tags: Option<RequestTags>,
-        span: Option<SpanRef>,
-    }
-}
-
-#[cfg(any(feature = "tower", feature = "actix-web"))]
-impl<F> Record<F> {
-    /// Records on the span of `kind` the future runs in.
-    pub(crate) fn new(inner: F, kind: SpanKind, tags: RequestTags) -> Self {
-        Record {
-            inner,
-            kind,
-            tags: Some(tags),
-            span: None,
-        }
+        true
     }
 
-    /// Records nothing (the agent is off or the request is ignored).
-    pub(crate) fn off(inner: F) -> Self {
-        Record {
-            inner,
-            kind: SpanKind::Entry,
-            tags: None,
-            span: None,
-        }
-    }
-}
-
-#[cfg(any(feature = "tower", feature = "actix-web"))]
-impl<F> Future for Record<F>
-where
-    F: Future,
-    F::Output: Outcome,
-{
-    type Output = F::Output;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = self.project();
-        if let Some(tags) = this.tags.take() {
-            let span = super::support::current_span_of_kind(*this.kind);
-            tags.apply(span);
-            *this.span = Some(span);
-        }
-        let output = ready!(this.inner.poll(cx));
-        if let Some(span) = *this.span {
-            output.record(span);
-        }
-        Poll::Ready(output)
+    fn finish(output: Result<T, E>, _: Option<CallSpan>) -> Result<T, E> {
+        output
     }
 }
 

@@ -30,13 +30,14 @@
 //! [`ClientService::call`] names the span (`METHOD /path`) and computes its peer from the
 //! request URI (`host:port`, the port defaulting from the scheme; the `Host` header for a
 //! URI without authority). The inner service is called from the returned
-//! [`ClientResponseFuture`]: on its **first poll** the exit span opens as a child of the
+//! [`ResponseFuture`]: on its **first poll** the exit span opens as a child of the
 //! span current then (or as the first span of a new trace), is tagged `http.method` and
 //! `url` (without the query), `sw8` is **written into the request headers**, and only
 //! then is the request handed to the inner service. The span is current while the
 //! inner future is polled and **ends when the response head arrives**, tagged
-//! `http.status_code`; a status of 500 or more or an error from the inner service marks
-//! it as an error. Exit spans are layer `Http`, component 2 (`HttpClient`).
+//! `http.status_code`; a status of 400 or more or an error from the inner service marks
+//! it as an error. Exit spans are layer `Http`, component 2 (`HttpClient`). With no
+//! agent running, `call` only calls the inner service.
 //!
 //! Calling the inner service on the first poll rather than in `call` is what lets the
 //! span open in the context of the task that awaits the response; it is why the inner
@@ -45,7 +46,7 @@
 //!
 //! # Server
 //!
-//! Serve a [`SkyWalkingLayer`](super::tower::SkyWalkingLayer)-wrapped service through
+//! Serve a [`ServerLayer`](super::tower::ServerLayer)-wrapped service through
 //! `hyper_util::service::TowerToHyperService`; the [`tower`](super::tower) module shows
 //! it with `hyper::server::conn::http1`.
 //!
@@ -55,18 +56,15 @@ use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::http::{self as sw_http, Outcome, RequestTags};
-use super::support;
-use crate::record::SpanKind;
-use crate::trace::future::Instrumented;
-use crate::trace::span::SpanRef;
+use super::http::{self as sw_http, HttpStatus, RequestTags};
+use super::support::{self, CallSpan, Outbound, Traced};
 
 /// A [`Layer`] that gives every request sent through the wrapped client an exit span
 /// and passes the trace on in its headers (see the [module docs](self)).
@@ -140,7 +138,7 @@ where
 {
     type Response = Response<R>;
     type Error = S::Error;
-    type Future = ClientResponseFuture<S, B>;
+    type Future = ResponseFuture<S, B>;
 
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
@@ -150,13 +148,13 @@ where
     /// Prepares the exit span; the span opens, the headers are written and `inner` is
     /// called when the returned future is first polled.
     fn call(&mut self, request: Request<B>) -> Self::Future {
+        if !support::is_enabled() {
+            return ResponseFuture {
+                inner: Traced::running(self.inner.call(request), CallSpan::off()),
+            };
+        }
         let fresh = self.inner.clone();
         let ready = std::mem::replace(&mut self.inner, fresh);
-        if !support::is_enabled() {
-            return ClientResponseFuture::new(support::passthrough(Dispatch::new(
-                ready, request, None,
-            )));
-        }
         let uri = request.uri();
         let host = request
             .headers()
@@ -169,10 +167,12 @@ where
         };
         let name = sw_http::operation_name(request.method().as_str(), uri.path());
         let init = sw_http::exit_init(name, peer, self.component);
-        ClientResponseFuture::new(support::exit(
-            Dispatch::new(ready, request, Some(tags)),
-            init,
-        ))
+        ResponseFuture {
+            inner: Traced::new(
+                Outbound::new(ready, request, tags),
+                CallSpan::new(init, None),
+            ),
+        }
     }
 }
 
@@ -187,35 +187,25 @@ pin_project! {
     /// The response future of [`ClientService`]: opens the exit span, injects `sw8`
     /// and calls the inner service on its first poll; ends the span with the response.
     #[must_use = "futures do nothing unless polled"]
-    pub struct ClientResponseFuture<S, B>
+    pub struct ResponseFuture<S, B>
     where
         S: Service<Request<B>>,
     {
         #[pin]
-        inner: Instrumented<Dispatch<S, B>>,
+        inner: Traced<Outbound<S, Request<B>, RequestTags>, S::Future, HttpStatus>,
     }
 }
 
-impl<S, B> fmt::Debug for ClientResponseFuture<S, B>
+impl<S, B> fmt::Debug for ResponseFuture<S, B>
 where
     S: Service<Request<B>>,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientResponseFuture")
-            .finish_non_exhaustive()
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }
 }
 
-impl<S, B> ClientResponseFuture<S, B>
-where
-    S: Service<Request<B>>,
-{
-    fn new(inner: Instrumented<Dispatch<S, B>>) -> Self {
-        ClientResponseFuture { inner }
-    }
-}
-
-impl<S, B, R> Future for ClientResponseFuture<S, B>
+impl<S, B, R> Future for ResponseFuture<S, B>
 where
     S: Service<Request<B>, Response = Response<R>>,
     S::Error: fmt::Display,
@@ -225,72 +215,5 @@ where
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.project().inner.poll(cx)
-    }
-}
-
-pin_project! {
-    /// Sends the request on the first poll, inside the exit span.
-    pub(crate) struct Dispatch<S, B>
-    where
-        S: Service<Request<B>>,
-    {
-        #[pin]
-        state: SendState<S::Future>,
-        start: Option<(S, Request<B>)>,
-        tags: Option<RequestTags>,
-        span: Option<SpanRef>,
-    }
-}
-
-pin_project! {
-    #[project = SendStateProj]
-    enum SendState<F> {
-        Start,
-        Sending { #[pin] future: F },
-    }
-}
-
-impl<S, B> Dispatch<S, B>
-where
-    S: Service<Request<B>>,
-{
-    fn new(service: S, request: Request<B>, tags: Option<RequestTags>) -> Self {
-        Dispatch {
-            state: SendState::Start,
-            start: Some((service, request)),
-            tags,
-            span: None,
-        }
-    }
-}
-
-impl<S, B, R> Future for Dispatch<S, B>
-where
-    S: Service<Request<B>, Response = Response<R>>,
-    S::Error: fmt::Display,
-{
-    type Output = Result<Response<R>, S::Error>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        if let Some((mut service, mut request)) = this.start.take() {
-            if let Some(tags) = this.tags.take() {
-                let span = support::current_span_of_kind(SpanKind::Exit);
-                tags.apply(span);
-                span.inject(request.headers_mut());
-                *this.span = Some(span);
-            }
-            this.state.set(SendState::Sending {
-                future: service.call(request),
-            });
-        }
-        let output = match this.state.project() {
-            SendStateProj::Sending { future } => ready!(future.poll(cx)),
-            SendStateProj::Start => unreachable!("the request is sent on the first poll"),
-        };
-        if let Some(span) = *this.span {
-            output.record(span);
-        }
-        Poll::Ready(output)
     }
 }

@@ -3,12 +3,23 @@
 //!
 //! | feature | module | what it adds |
 //! |---|---|---|
-//! | `tower` | `tower` | a server `Layer`: an entry span per `http::Request`, `sw8` extraction, status tags |
-//! | `axum` | `axum` | the `tower` layer, naming spans by axum's matched route |
-//! | `hyper` | `hyper` | a client `Layer` for hyper-util's client (exit spans, `sw8` injection); servers use the `tower` layer |
+//! | `tower` | `tower` | `ServerLayer`: an entry span per `http::Request`, `sw8` extraction, status tags |
+//! | `axum` | `axum` | `ServerLayer`: the `tower` layer, naming spans by axum's matched route |
+//! | `hyper` | `hyper` | `ClientLayer` for hyper-util's client (exit spans, `sw8` injection); servers use the `tower` layer |
 //! | `reqwest` | `reqwest` | `send_traced()`: exit spans and `sw8` injection for reqwest requests |
-//! | `actix-web` | `actix_web` | middleware: an entry span per request, named by the matched resource pattern |
-//! | `tonic` | `tonic` | gRPC server and client layers |
+//! | `actix-web` | `actix_web` | `ServerLayer` (a `Transform`): an entry span per request, named by the matched resource pattern |
+//! | `tonic` | `tonic` | gRPC `ServerLayer` and `ClientLayer`: spans named by the method, `rpc.status_code` from headers or trailers |
+//! | `tracing` | `tracing` | `TracingLayer`: `tracing` spans as local spans, events as logs; `WithTraceIds` for log lines |
+//! | `log` | `log` | `SkyWalkingLogger`: trace ids on `log` records, and log reporting |
+//!
+//! Every module names its types the same way: `ServerLayer` / `ServerService<S>` /
+//! `ResponseFuture<F>` for servers, `ClientLayer` / `ClientService<S>` /
+//! `ResponseFuture<..>` for clients (tonic, which has both, says `ServerResponseFuture`
+//! and `ClientResponseFuture`).
+//!
+//! With no agent running (before [`Agent`](crate::Agent) starts, after it stops, or in
+//! a library built without one) every integration only forwards the call: no span, no
+//! header read or written, no allocation.
 //!
 //! # HTTP conventions
 //!
@@ -28,26 +39,32 @@
 //!   HTTP/1.1 (`/users/7`) and the full URL in HTTP/2 or for absolute-form targets. The
 //!   query is left out, as the Java agent does by default: it often carries tokens and
 //!   personal data.
-//! - **Errors**: a status of 500 or more marks the span as an error, and so does a
-//!   failure without a response, whose text is logged on the span (`event=error`,
-//!   `error.kind`, `message`). A 4xx is tagged only: it is the caller's mistake. (The
-//!   Java agent marks 4xx too.)
+//! - **Errors**: a status of 400 or more marks the span as an error, on entry and exit
+//!   spans alike, as the Java (Tomcat, HttpClient) and Go (net/http) agents do (OAP's
+//!   success rate counts error spans); so does a failure without a response, whose
+//!   text is logged on the span (`event=error`, `error.kind`, `message`).
 //! - **Ignore rules**: servers check `SW_AGENT_TRACE_IGNORE_PATH` (Ant-style patterns:
 //!   `/health`, `/static/**`, `/api/*/ping`, `?` for one character) and
 //!   `SW_AGENT_IGNORE_SUFFIX` (`.jpg,.css,...`, compared ASCII case-insensitively)
 //!   against the request path before the first span opens. An ignored request gets no
-//!   span and runs in an unsampled context: the spans its handler opens record nothing,
-//!   and calls it makes pass on the sample flag `0`.
+//!   span and runs in an unsampled context: the spans its handler opens and the calls it
+//!   makes record nothing.
 //! - **Timing**: spans open when the request's future is first polled and are current
 //!   during each poll, so `#[sw::trace]` functions in a handler are children of the
 //!   entry span; they end when the response head is ready (a streaming body is not
-//!   covered).
+//!   covered). gRPC spans end with the call's status instead, which most responses send
+//!   in the body's trailers (see the `tonic` module).
 
 #[cfg(any(feature = "tower", feature = "reqwest", feature = "actix-web"))]
 mod http;
-#[cfg(any(feature = "tower", feature = "actix-web"))]
+#[cfg(any(feature = "tower", feature = "actix-web", feature = "tonic"))]
 mod ignore;
-#[cfg(any(feature = "tower", feature = "reqwest", feature = "actix-web"))]
+#[cfg(any(
+    feature = "tower",
+    feature = "reqwest",
+    feature = "actix-web",
+    feature = "tonic"
+))]
 mod support;
 
 #[cfg(feature = "actix-web")]

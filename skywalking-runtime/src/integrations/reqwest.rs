@@ -30,20 +30,21 @@
 //! and `url` (without the query string). `sw8` is then **written into the request
 //! headers** and the request is sent. The span is current while the request is in
 //! flight and **ends when the response head arrives** (the body is read afterwards,
-//! outside it), tagged `http.status_code`. A status of 500 or more, or a
+//! outside it), tagged `http.status_code`. A status of 400 or more, or a
 //! `reqwest::Error` (connect failure, timeout...), whose text is logged on the span,
 //! marks it as an error. A request that fails to build (a bad URL) is returned as the
-//! error with no span. Exit spans are layer `Http`, component 2 (`HttpClient`).
+//! error with no span. Exit spans are layer `Http`, component 2 (`HttpClient`). With
+//! no agent running, the request is sent as `send()` would (no span, no header).
 //!
 //! [reqwest]: https://docs.rs/reqwest
 
 use std::future::Future;
 
 use ::reqwest::{Client, Request, RequestBuilder, Response, Result};
+use tower_service::Service;
 
-use super::http::{self as sw_http, RequestTags};
-use super::support;
-use crate::record::SpanKind;
+use super::http::{self as sw_http, HasStatus, HttpStatus, RequestTags};
+use super::support::{self, CallSpan, Outbound, Traced};
 
 mod sealed {
     pub trait Sealed {}
@@ -83,47 +84,51 @@ pub fn execute(
     traced(client.clone(), Ok(request))
 }
 
+/// A request that failed to build is returned as the error, with no span.
 fn traced(
     client: Client,
     request: Result<Request>,
 ) -> impl Future<Output = Result<Response>> + Send + 'static {
-    let prepared = match &request {
-        Ok(request) if support::is_enabled() => {
-            let url = request.url();
-            let peer = match url.host_str() {
-                Some(host) => sw_http::peer(Some(url.scheme()), host, url.port()),
-                None => "".into(),
-            };
-            let name = sw_http::operation_name(request.method().as_str(), url.path());
-            let tags = RequestTags {
-                method: sw_http::method_tag(request.method().as_str()),
-                url: sw_http::url_tag(Some(url.scheme()), Some(authority(url)), url.path()),
-            };
-            Some((sw_http::exit_init(name, peer, sw_http::HTTP_CLIENT), tags))
-        }
-        _ => None,
+    let call = request.map(|request| call(client, request));
+    async move { call?.await }
+}
+
+/// The exit span of `request`, sent through `client` on the first poll: the same path
+/// as the hyper client's (`integrations::hyper`).
+fn call(
+    mut client: Client,
+    request: Request,
+) -> Traced<Outbound<Client, Request, RequestTags>, <Client as Service<Request>>::Future, HttpStatus>
+{
+    if !support::is_enabled() {
+        return Traced::running(client.call(request), CallSpan::off());
+    }
+    let url = request.url();
+    let peer = match url.host_str() {
+        Some(host) => sw_http::peer(Some(url.scheme()), host, url.port()),
+        None => "".into(),
     };
-    let (init, tags) = prepared.unzip();
-    let send = async move {
-        let mut request = request?;
-        let span = tags.map(|tags| {
-            let span = support::current_span_of_kind(SpanKind::Exit);
-            tags.apply(span);
-            span.inject(request.headers_mut());
-            span
-        });
-        let result = client.execute(request).await;
-        if let Some(span) = span {
-            match &result {
-                Ok(response) => sw_http::record_status(span, response.status().as_u16()),
-                Err(error) => span.record_error(error),
-            }
-        }
-        result
+    let name = sw_http::operation_name(request.method().as_str(), url.path());
+    let tags = RequestTags {
+        method: sw_http::method_tag(request.method().as_str()),
+        url: sw_http::url_tag(Some(url.scheme()), Some(authority(url)), url.path()),
     };
-    match init {
-        Some(init) => support::exit(send, init),
-        None => support::passthrough(send),
+    let init = sw_http::exit_init(name, peer, sw_http::HTTP_CLIENT);
+    Traced::new(
+        Outbound::new(client, request, tags),
+        CallSpan::new(init, None),
+    )
+}
+
+impl support::Carrier for Request {
+    fn headers_mut(&mut self) -> &mut http::HeaderMap {
+        Request::headers_mut(self)
+    }
+}
+
+impl HasStatus for Response {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
     }
 }
 

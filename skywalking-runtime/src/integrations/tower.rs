@@ -1,14 +1,16 @@
 //! A [tower] layer that gives every HTTP request a server an entry span (feature
 //! `tower`).
 //!
-//! [`SkyWalkingLayer`] wraps any `Service<http::Request<B>, Response = http::Response<R>>`:
-//! a hyper 1.x server (through `hyper_util::service::TowerToHyperService`), a tonic or
-//! axum router, a `tower::ServiceBuilder` stack. For axum, use `integrations::axum`
-//! (feature `axum`), which names spans by the matched route.
+//! [`ServerLayer`] wraps any `Service<http::Request<B>, Response = http::Response<R>>`:
+//! a hyper 1.x server (through `hyper_util::service::TowerToHyperService`), an axum
+//! router, a `tower::ServiceBuilder` stack. For axum, use `integrations::axum` (feature
+//! `axum`), which names spans by the matched route; for a tonic server,
+//! `integrations::tonic` (feature `tonic`), which reads the gRPC status.
 //!
 //! # When spans are created, entered and ended
 //!
-//! For each request, [`SkyWalkingService::call`]:
+//! With no agent running, [`ServerService::call`] only calls the inner service: no
+//! header is read, nothing is allocated. Otherwise, for each request, it
 //!
 //! 1. checks the ignore rules (`SW_AGENT_TRACE_IGNORE_PATH`, `SW_AGENT_IGNORE_SUFFIX`)
 //!    against the request path: an ignored request runs with no span, in an unsampled
@@ -23,13 +25,13 @@
 //! poll** of the inner future, so the spans the handler opens (`#[sw::trace]`
 //! functions, [`Span::local`](crate::Span::local), outgoing calls) are its children,
 //! whichever worker thread runs the poll. It **ends when the inner future completes**,
-//! tagged `http.status_code`; a status of 500 or more, or an inner service error (its
+//! tagged `http.status_code`; a status of 400 or more, or an inner service error (its
 //! text logged on the span), marks it as an error. A future dropped before it
 //! completes (the client went away) ends the span then, with an `event=cancelled` log.
 //!
 //! The span covers the handler up to the response head; a streaming response body is
 //! sent after the span has ended. Spans are layer `Http`, component 49 (`http`) unless
-//! [`SkyWalkingLayer::with_component`] says otherwise; the shared HTTP conventions
+//! [`ServerLayer::with_component`] says otherwise; the shared HTTP conventions
 //! (tags, `url` without the query string, error rules) are in
 //! [`integrations`](super#http-conventions).
 //!
@@ -38,14 +40,14 @@
 //! The default name is `METHOD /path` (`GET /users/7`), as the Java and Go agents name
 //! HTTP entry spans. OAP turns entry span names into *endpoints*, so paths with ids in
 //! them make one endpoint per id unless OAP's endpoint grouping rules fold them: name
-//! by route with [`SkyWalkingLayer::with_operation_name`] wherever the router knows it.
+//! by route with [`ServerLayer::with_operation_name`] wherever the router knows it.
 //!
 //! ```
 //! use std::borrow::Cow;
 //! use std::convert::Infallible;
 //!
 //! use http::{Request, Response};
-//! use skywalking_runtime::integrations::tower::SkyWalkingLayer;
+//! use skywalking_runtime::integrations::tower::ServerLayer;
 //! use tower::{ServiceBuilder, ServiceExt, service_fn};
 //!
 //! async fn handle(_request: Request<String>) -> Result<Response<String>, Infallible> {
@@ -55,7 +57,7 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
 //! let service = ServiceBuilder::new()
-//!     .layer(SkyWalkingLayer::new().with_operation_name(|parts| {
+//!     .layer(ServerLayer::new().with_operation_name(|parts| {
 //!         // A route template instead of the raw path.
 //!         match parts.uri.path() {
 //!             p if p.starts_with("/users/") => Cow::Borrowed("GET /users/{id}"),
@@ -77,14 +79,14 @@
 //! # use hyper::body::Incoming;
 //! use hyper_util::rt::TokioIo;
 //! use hyper_util::service::TowerToHyperService;
-//! use skywalking_runtime::integrations::tower::SkyWalkingLayer;
+//! use skywalking_runtime::integrations::tower::ServerLayer;
 //! use tower::{Layer, service_fn};
 //!
 //! # async fn handle(_: Request<Incoming>) -> Result<Response<String>, Infallible> {
 //! #     Ok(Response::new(String::new()))
 //! # }
 //! async fn serve(listener: tokio::net::TcpListener) -> std::io::Result<()> {
-//!     let service = SkyWalkingLayer::new().layer(service_fn(handle));
+//!     let service = ServerLayer::new().layer(service_fn(handle));
 //!     loop {
 //!         let (stream, _) = listener.accept().await?;
 //!         let service = TowerToHyperService::new(service.clone());
@@ -112,10 +114,9 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::http::{self as sw_http, Record, RequestTags};
-use super::{ignore, support};
-use crate::record::SpanKind;
-use crate::trace::future::Instrumented;
+use super::http::{self as sw_http, HttpStatus, RequestTags};
+use super::ignore;
+use super::support::{self, CallSpan, Inbound, Traced};
 
 /// Names the entry span of a request from its head.
 type OperationName = Arc<dyn Fn(&Parts) -> Cow<'static, str> + Send + Sync>;
@@ -137,30 +138,30 @@ fn request_uri(parts: &Parts) -> &Uri {
 /// Cheap to clone: the naming function is shared.
 #[derive(Clone)]
 #[must_use]
-pub struct SkyWalkingLayer {
+pub struct ServerLayer {
     name: OperationName,
     uri: UriOf,
     component: i32,
 }
 
-impl fmt::Debug for SkyWalkingLayer {
+impl fmt::Debug for ServerLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SkyWalkingLayer")
+        f.debug_struct("ServerLayer")
             .field("component", &self.component)
             .finish_non_exhaustive()
     }
 }
 
-impl Default for SkyWalkingLayer {
+impl Default for ServerLayer {
     fn default() -> Self {
-        SkyWalkingLayer::new()
+        ServerLayer::new()
     }
 }
 
-impl SkyWalkingLayer {
+impl ServerLayer {
     /// The layer, naming spans `METHOD /path`, component 49 (`http`).
     pub fn new() -> Self {
-        SkyWalkingLayer {
+        ServerLayer {
             name: Arc::new(method_and_path),
             uri: request_uri,
             component: sw_http::HTTP_SERVER,
@@ -173,9 +174,9 @@ impl SkyWalkingLayer {
     ///
     /// ```
     /// use std::borrow::Cow;
-    /// use skywalking_runtime::integrations::tower::SkyWalkingLayer;
+    /// use skywalking_runtime::integrations::tower::ServerLayer;
     ///
-    /// let layer = SkyWalkingLayer::new()
+    /// let layer = ServerLayer::new()
     ///     .with_operation_name(|parts| Cow::Owned(format!("{} /api", parts.method)));
     /// ```
     pub fn with_operation_name<N>(mut self, name: N) -> Self
@@ -201,29 +202,28 @@ impl SkyWalkingLayer {
     }
 }
 
-impl<S> Layer<S> for SkyWalkingLayer {
-    type Service = SkyWalkingService<S>;
+impl<S> Layer<S> for ServerLayer {
+    type Service = ServerService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        SkyWalkingService {
+        ServerService {
             inner,
             layer: self.clone(),
         }
     }
 }
 
-/// The service [`SkyWalkingLayer`] makes: the entry span of each request, around
-/// `inner`.
+/// The service [`ServerLayer`] makes: the entry span of each request, around `inner`.
 #[derive(Clone, Debug)]
-pub struct SkyWalkingService<S> {
+pub struct ServerService<S> {
     inner: S,
-    layer: SkyWalkingLayer,
+    layer: ServerLayer,
 }
 
-impl<S> SkyWalkingService<S> {
-    /// `inner` with the default [`SkyWalkingLayer`].
+impl<S> ServerService<S> {
+    /// `inner` with the default [`ServerLayer`].
     pub fn new(inner: S) -> Self {
-        SkyWalkingLayer::new().layer(inner)
+        ServerLayer::new().layer(inner)
     }
 
     /// The wrapped service.
@@ -242,7 +242,7 @@ impl<S> SkyWalkingService<S> {
     }
 }
 
-impl<S, B, R> Service<Request<B>> for SkyWalkingService<S>
+impl<S, B, R> Service<Request<B>> for ServerService<S>
 where
     S: Service<Request<B>, Response = Response<R>>,
     S::Error: fmt::Display,
@@ -260,15 +260,13 @@ where
     /// returned future is first polled (see the [module docs](self)).
     fn call(&mut self, request: Request<B>) -> Self::Future {
         if !support::is_enabled() {
-            return ResponseFuture::new(support::passthrough(Record::off(
-                self.inner.call(request),
-            )));
+            return ResponseFuture::running(self.inner.call(request), CallSpan::off());
         }
         let (parts, body) = request.into_parts();
         let uri = (self.layer.uri)(&parts);
         if ignore::is_ignored(uri.path()) {
             let request = Request::from_parts(parts, body);
-            return ResponseFuture::new(support::ignored(Record::off(self.inner.call(request))));
+            return ResponseFuture::running(self.inner.call(request), CallSpan::ignored());
         }
         let tags = RequestTags {
             method: sw_http::method_tag(parts.method.as_str()),
@@ -279,28 +277,36 @@ where
             ),
         };
         let init = sw_http::entry_init((self.layer.name)(&parts), self.layer.component);
-        let incoming = support::incoming(&parts.headers);
+        let span = CallSpan::new(init, support::incoming(&parts.headers));
         let inner = self.inner.call(Request::from_parts(parts, body));
-        let record = Record::new(inner, SpanKind::Entry, tags);
-        ResponseFuture::new(support::entry(record, init, incoming))
+        ResponseFuture {
+            inner: Traced::new(Inbound::new(inner, tags), span),
+        }
     }
 }
 
 pin_project! {
-    /// The response future of [`SkyWalkingService`]: the inner future, run inside the
+    /// The response future of [`ServerService`]: the inner future, run inside the
     /// request's entry span (opened on the first poll, current during each poll, ended
     /// with the response).
-    #[derive(Debug)]
     #[must_use = "futures do nothing unless polled"]
     pub struct ResponseFuture<F> {
         #[pin]
-        inner: Instrumented<Record<F>>,
+        inner: Traced<Inbound<F, RequestTags>, F, HttpStatus>,
     }
 }
 
-impl<F> ResponseFuture<F> {
-    fn new(inner: Instrumented<Record<F>>) -> Self {
-        ResponseFuture { inner }
+impl<F> fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F: Future> ResponseFuture<F> {
+    fn running(inner: F, span: CallSpan) -> Self {
+        ResponseFuture {
+            inner: Traced::running(inner, span),
+        }
     }
 }
 

@@ -3,12 +3,12 @@
 //! ids.
 //!
 //! ```
-//! use skywalking_runtime::integrations::tracing::{SkyWalkingLayer, WithTraceIds};
+//! use skywalking_runtime::integrations::tracing::{TracingLayer, WithTraceIds};
 //! use tracing_subscriber::layer::SubscriberExt;
 //! use tracing_subscriber::util::SubscriberInitExt;
 //!
 //! tracing_subscriber::registry()
-//!     .with(SkyWalkingLayer::new())
+//!     .with(TracingLayer::new())
 //!     .with(
 //!         tracing_subscriber::fmt::layer()
 //!             .event_format(WithTraceIds::new(tracing_subscriber::fmt::format())),
@@ -28,7 +28,7 @@
 //! # handle();
 //! ```
 //!
-//! # Spans: [`SkyWalkingLayer`]
+//! # Spans: [`TracingLayer`]
 //!
 //! A `tracing` span becomes a **local span of the SkyWalking segment active where it is
 //! first entered**, named by the span's name (for `#[tracing::instrument]`, the function's
@@ -55,9 +55,12 @@
 //! the entry span is open when the request's `tracing` span is first entered and that
 //! span becomes its child.
 //!
+//! With no agent running, spans entered then are left alone (nothing is stored in
+//! their extensions).
+//!
 //! The SkyWalking span lives in the `tracing` span's extensions. Span fields are not
 //! recorded by default (`#[instrument]` records every argument, which leaks secrets and
-//! costs; see [`SkyWalkingLayer::record_fields`]).
+//! costs; see [`TracingLayer::record_fields`]).
 //!
 //! # Events
 //!
@@ -67,8 +70,8 @@
 //! `LogReportService` with its trace context, the endpoint (the segment's entry span),
 //! the tags `level`, `logger`, `file`, `line` and the event's other fields, the
 //! `message` being the body. Events from the agent's own reporter thread are never
-//! reported. Each of the two can be turned off ([`SkyWalkingLayer::span_logs`],
-//! [`SkyWalkingLayer::report_logs`]); `tracing_subscriber`'s per-layer filters
+//! reported. Each of the two can be turned off ([`TracingLayer::span_logs`],
+//! [`TracingLayer::report_logs`]); `tracing_subscriber`'s per-layer filters
 //! (`.with_filter(..)`) decide which spans and events the layer sees at all.
 //!
 //! # Log lines: [`WithTraceIds`]
@@ -99,22 +102,22 @@ use crate::trace::context::{self, Handle, Opened, SpanInit};
 /// A [`Layer`] that turns `tracing` spans into SkyWalking local spans and events into
 /// span logs and reported logs. See the [module docs](self).
 #[derive(Clone, Debug)]
-pub struct SkyWalkingLayer {
+pub struct TracingLayer {
     record_fields: bool,
     span_logs: bool,
     report_logs: bool,
 }
 
-impl Default for SkyWalkingLayer {
+impl Default for TracingLayer {
     fn default() -> Self {
-        SkyWalkingLayer::new()
+        TracingLayer::new()
     }
 }
 
-impl SkyWalkingLayer {
+impl TracingLayer {
     /// The layer: spans, span logs and log reporting on; span fields not recorded.
     pub fn new() -> Self {
-        SkyWalkingLayer {
+        TracingLayer {
             record_fields: false,
             span_logs: true,
             report_logs: true,
@@ -197,7 +200,7 @@ fn level_of(level: Level) -> LogLevel {
     }
 }
 
-impl<S> Layer<S> for SkyWalkingLayer
+impl<S> Layer<S> for TracingLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
@@ -218,7 +221,7 @@ where
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: LayerContext<'_, S>) {
-        if !self.record_fields {
+        if !self.record_fields || !crate::settings::is_enabled() {
             return;
         }
         let Some(span) = ctx.span(id) else {
@@ -242,6 +245,10 @@ where
         };
         let mut extensions = span.extensions_mut();
         if extensions.get_mut::<Bridged>().is_none() {
+            if !crate::settings::is_enabled() {
+                // Nothing to bridge, and nothing to keep: no allocation.
+                return;
+            }
             let handle = open(span.name());
             if let Some(PendingFields(fields)) = extensions.remove::<PendingFields>() {
                 for (key, value) in fields {

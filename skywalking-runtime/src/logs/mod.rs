@@ -176,6 +176,11 @@ pub(crate) fn capture(level: LogLevel, build: impl FnOnce() -> Record) {
     let record = build();
     let time = clock::now_raw();
     let (context, endpoint) = context::with_current(|ctx| {
+        // Only a trace that records points a log at it: OAP would otherwise link the
+        // record to a trace (or segment) it never receives.
+        if !ctx.sampled || ctx.segment.is_none() {
+            return (LogContext::default(), None);
+        }
         let endpoint = ctx.segment.as_deref().and_then(|segment| {
             segment
                 .spans
@@ -276,5 +281,44 @@ mod tests {
         assert_eq!(drained.len(), 1);
         assert_eq!(drained[0].level, LogLevel::Warn);
         assert!(drained[0].context.is_empty());
+
+        // Trace context only from a trace that records: a record written in an
+        // unsampled trace points at nothing OAP will ever receive.
+        configure(LogLevel::Info, 16);
+        let contexts = std::thread::spawn(|| {
+            use crate::id::Id;
+            use crate::record::TraceId;
+            use crate::trace::context::{Context, install};
+            let mut contexts = Vec::new();
+            for sampled in [false, true] {
+                let mut ctx = Context::boxed(TraceId::Local(Id::generate()), sampled);
+                if sampled {
+                    ctx.open(crate::trace::context::SpanInit {
+                        kind: SpanKind::Local,
+                        name: "recording".into(),
+                        peer: "".into(),
+                        layer: crate::record::SpanLayer::Unknown,
+                        component: 0,
+                    });
+                }
+                install(Some(ctx));
+                capture(LogLevel::Warn, record);
+                contexts.push(install(None).is_some());
+            }
+            contexts
+        })
+        .join()
+        .unwrap();
+        assert_eq!(contexts, [true, true]);
+        disable();
+        let mut drained = Vec::new();
+        RECORDS.drain(16, &mut drained);
+        assert_eq!(drained.len(), 2);
+        assert!(drained[0].context.is_empty(), "unsampled: no trace context");
+        assert!(drained[0].endpoint.is_none());
+        assert!(
+            !drained[1].context.is_empty(),
+            "recording: the trace context"
+        );
     }
 }

@@ -27,8 +27,9 @@
 //! # What is reported
 //!
 //! Every collection sends one `MeterData` per meter and label set, each with the service,
-//! the instance and the collection's timestamp, in `MeterDataCollection`s of at most
-//! [`BATCH`] data on one `collectBatch` stream:
+//! the instance and the collection's timestamp, all in one `MeterDataCollection` on one
+//! `collectBatch` stream (OAP runs its rules once per `MeterDataCollection`, on that
+//! message's data alone):
 //!
 //! - a **counter** as a single value: its total since it was registered (OAP's meter
 //!   rules turn totals into rates with `increase`/`rate`);
@@ -38,14 +39,21 @@
 //!   `isNegativeInfinity` and holds the values below the first bound, as the protocol
 //!   describes.
 //!
+//! Only a collection over [`MAX_COLLECTION_BYTES`] encoded is sent as several
+//! `MeterDataCollection`s, split between meter names: all the data of one name stay in
+//! one message, unless that name alone exceeds the bound, when it is split between its
+//! label sets. One `MeterData` (a label set, or a histogram with all its buckets) is never
+//! split.
+//!
 //! Registering the same name and labels twice returns the same meter. Names should be
 //! valid meter names for OAP's MAL rules: letters, digits and `_`.
 //!
 //! # Built-in meters
 //!
-//! With no labels, named as the Go (`instance_golang_*`) and Python (`instance_pvm_*`)
-//! agents name theirs, with the prefix `instance_rust_`. OAP ships no meter rules for
-//! them: add a MAL file (`meter-analyzer-config`) to chart them.
+//! The `instance_rust_*` meters have no labels and are named as the Go
+//! (`instance_golang_*`) and Python (`instance_pvm_*`) agents name theirs. The tokio
+//! runtime is also reported as `thread_pool`, the meter the Java agent reports for its
+//! thread pools.
 //!
 //! | name | what |
 //! |---|---|
@@ -56,12 +64,52 @@
 //! | `instance_rust_tokio_workers_num` | worker threads of the tokio runtime the agent was started in (feature `tokio`) |
 //! | `instance_rust_tokio_alive_tasks_num` | its tasks not yet finished |
 //! | `instance_rust_tokio_global_queue_depth` | tasks waiting in its global (injection) queue |
+//! | `thread_pool{pool_name, metric_type}` | the same runtime as a thread pool, `pool_name="tokio"`; `metric_type` below |
 //!
 //! The process meters read `/proc/self` and exist on Linux only; elsewhere they are left
 //! out. The tokio meters exist when the agent was started inside a tokio runtime (or
 //! after [`observe_tokio_runtime`]).
+//!
+//! `thread_pool` uses the label names and `metric_type` values of the Java agent, where
+//! tokio's stable `RuntimeMetrics` give a faithful value:
+//!
+//! | `metric_type` | value |
+//! |---|---|
+//! | `core_pool_size`, `max_pool_size`, `pool_size` | worker threads (fixed when a runtime is built, so all three are equal; 1 for a `current_thread` runtime) |
+//! | `active_size` | tasks alive (spawned, not finished). tokio's stable metrics have no count of busy workers, so this counts tasks, not threads, and can exceed `pool_size` |
+//! | `queue_size` | tasks waiting in the global queue (the workers' local queues are not counted) |
+//!
+//! Left out: `task_count` and `completed_task_count`, since tokio's stable metrics count
+//! neither spawned tasks (`spawned_tasks_count` needs `--cfg tokio_unstable`) nor
+//! completed ones. The blocking pool (`spawn_blocking`) is not reported.
+//!
+//! # What OAP keeps
+//!
+//! OAP (10.2) keeps a meter only when a MAL rule in an active rule file names it (files in
+//! `meter-analyzer-config`, active ones listed in `SW_METER_ANALYZER_ACTIVE_FILES`); it
+//! drops every other meter without an error. Of OAP's default files only `threadpool.yaml`
+//! names a meter this agent sends: `thread_pool`, stored as `meter_thread_pool` and shown
+//! by the General service instance dashboard. The `instance_rust_*` meters need the rule
+//! file this repository ships, `oap/meter-analyzer-config/rust-runtime.yaml`, copied into
+//! OAP's `meter-analyzer-config` and activated with
+//! `SW_METER_ANALYZER_ACTIVE_FILES=<the defaults>,rust-runtime`; OAP then stores them as
+//! `meter_instance_rust_*`, and `oap/ui-initialized-templates/general/rust-instance.json`
+//! is a service instance dashboard that charts them (README, "Meters in OAP"). Meters you
+//! register need a rule of your own in such a file, for example for a counter:
+//!
+//! ```yaml
+//! expSuffix: instance(['service'], ['instance'], Layer.GENERAL)
+//! metricPrefix: meter_my_app
+//! metricsRules:
+//!   # meter_my_app_orders_per_minute: orders per minute, per region and instance.
+//!   - name: orders_per_minute
+//!     exp: orders_total.sum(['region', 'service', 'instance']).increase('PT1M')
+//! ```
 
+mod batch;
 mod process;
+#[cfg(feature = "tokio")]
+mod runtime;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -70,10 +118,15 @@ use std::sync::{Arc, Mutex};
 
 use skywalking_proto::v3;
 
+pub(crate) use batch::batches;
 pub(crate) use process::ProcessSampler;
+#[cfg(feature = "tokio")]
+pub use runtime::observe_tokio_runtime;
 
-/// Meter data per `MeterDataCollection` message.
-pub const BATCH: usize = 500;
+/// The most bytes, encoded, of one `MeterDataCollection` message; a collection is split
+/// only past it. gRPC's default 4 MiB limit on a received message, less a margin: OAP's
+/// own limit is 50 MB by default, but a proxy on the way may keep gRPC's.
+pub const MAX_COLLECTION_BYTES: usize = 4 * 1024 * 1024 - 64 * 1024;
 
 /// The default histogram bounds, for latencies in milliseconds.
 pub const DEFAULT_BUCKETS: [f64; 11] = [
@@ -378,27 +431,11 @@ impl fmt::Debug for Histogram {
     }
 }
 
-#[cfg(feature = "tokio")]
-static TOKIO: Mutex<Option<tokio::runtime::Handle>> = Mutex::new(None);
-
-/// Reports the `instance_rust_tokio_*` meters of the runtime behind `handle` (instead of
-/// the runtime the agent was started in, if any).
-#[cfg(feature = "tokio")]
-pub fn observe_tokio_runtime(handle: tokio::runtime::Handle) {
-    if let Ok(mut slot) = TOKIO.lock() {
-        *slot = Some(handle);
-    }
-}
-
 /// Called when the agent starts: observes the tokio runtime it starts in, if any and if
 /// none was chosen before.
 pub(crate) fn on_agent_start() {
     #[cfg(feature = "tokio")]
-    if let Ok(mut slot) = TOKIO.lock()
-        && slot.is_none()
-    {
-        *slot = tokio::runtime::Handle::try_current().ok();
-    }
+    runtime::observe_current();
 }
 
 fn single(name: &str, labels: Vec<v3::Label>, value: f64) -> v3::MeterData {
@@ -409,6 +446,15 @@ fn single(name: &str, labels: Vec<v3::Label>, value: f64) -> v3::MeterData {
             value,
         })),
         ..Default::default()
+    }
+}
+
+/// The name of a meter datum.
+fn name_of(data: &v3::MeterData) -> &str {
+    match &data.metric {
+        Some(v3::meter_data::Metric::SingleValue(v)) => &v.name,
+        Some(v3::meter_data::Metric::Histogram(h)) => &h.name,
+        None => "",
     }
 }
 
@@ -465,50 +511,8 @@ pub(crate) fn collect(process: &mut ProcessSampler) -> Vec<v3::MeterData> {
         data.push(single(name, Vec::new(), value));
     }
     #[cfg(feature = "tokio")]
-    if let Some(handle) = TOKIO.lock().ok().and_then(|h| h.clone()) {
-        let metrics = handle.metrics();
-        data.push(single(
-            "instance_rust_tokio_workers_num",
-            Vec::new(),
-            metrics.num_workers() as f64,
-        ));
-        data.push(single(
-            "instance_rust_tokio_alive_tasks_num",
-            Vec::new(),
-            metrics.num_alive_tasks() as f64,
-        ));
-        data.push(single(
-            "instance_rust_tokio_global_queue_depth",
-            Vec::new(),
-            metrics.global_queue_depth() as f64,
-        ));
-    }
+    runtime::collect(&mut data);
     data
-}
-
-/// Groups meter data into `collectBatch` messages, setting the service, instance and
-/// timestamp on each.
-pub(crate) fn batches(
-    mut data: Vec<v3::MeterData>,
-    service: &str,
-    instance: &str,
-    timestamp: i64,
-) -> Vec<v3::MeterDataCollection> {
-    for item in &mut data {
-        item.service = service.to_owned();
-        item.service_instance = instance.to_owned();
-        item.timestamp = timestamp;
-    }
-    let mut collections = Vec::with_capacity(data.len().div_ceil(BATCH));
-    while data.len() > BATCH {
-        let rest = data.split_off(BATCH);
-        collections.push(v3::MeterDataCollection { meter_data: data });
-        data = rest;
-    }
-    if !data.is_empty() {
-        collections.push(v3::MeterDataCollection { meter_data: data });
-    }
-    collections
 }
 
 #[cfg(test)]
@@ -541,22 +545,5 @@ mod tests {
         g.set(1.5);
         g.add(-0.5);
         assert_eq!(gauge("unit_test_gauge").build().get(), 1.0);
-    }
-
-    #[test]
-    fn batches_split_and_carry_the_identity() {
-        let data: Vec<v3::MeterData> = (0..BATCH + 3)
-            .map(|i| single("m", Vec::new(), i as f64))
-            .collect();
-        let batches = batches(data, "svc", "inst", 42);
-        assert_eq!(batches.len(), 2);
-        assert_eq!(batches[0].meter_data.len(), BATCH);
-        assert_eq!(batches[1].meter_data.len(), 3);
-        assert!(
-            batches
-                .iter()
-                .flat_map(|b| &b.meter_data)
-                .all(|d| d.service == "svc" && d.service_instance == "inst" && d.timestamp == 42)
-        );
     }
 }

@@ -36,10 +36,10 @@ pub const SW8_MAX_INSTANCE_LEN: usize = 150;
 
 /// Cap on the decoded parent endpoint, in bytes.
 ///
-/// The spec allows fewer than 150 UTF-8 characters (up to 450 bytes in the BMP).
-/// This rounds up to 512 because the Python and Node agents put their *exit* span
-/// name here, which is often a raw URL path.
-pub const SW8_MAX_ENDPOINT_LEN: usize = 512;
+/// The spec allows fewer than 150 UTF-8 characters; agents (this one and Java) cut
+/// operation names at 150 characters, which is at most 600 bytes of UTF-8. The Python
+/// and Node agents put their *exit* span name here, often a raw URL path.
+pub const SW8_MAX_ENDPOINT_LEN: usize = 600;
 
 /// Cap on the decoded target address used at the client, in bytes: a 255-byte DNS
 /// name, a port and room to spare.
@@ -72,9 +72,10 @@ const FIELD_ADDRESS: &str = "address used at client";
 /// - a parent span id that is not plain ASCII digits in `0..=i32::MAX` (no sign);
 /// - a field that is not Base64, or not UTF-8 once decoded. Standard and URL-safe
 ///   alphabets, padded or unpadded, are all accepted, as the Node agent does;
-/// - an empty trace id, parent segment id, parent service or parent endpoint (both
-///   the Java and the Node agent drop such a header). The parent service instance and
-///   the address may be empty, as the Node agent allows;
+/// - an empty field: trace id, parent segment id, parent service, parent service
+///   instance, parent endpoint or address. The Java agent's `ContextCarrier.isValid`
+///   rejects each of these, so we do too: the Node agent writes an empty address when
+///   it has none, and such a header starts a new trace here as it would in Java;
 /// - a field over its cap: [`SW8_MAX_ID_LEN`], [`SW8_MAX_SERVICE_LEN`],
 ///   [`SW8_MAX_INSTANCE_LEN`], [`SW8_MAX_ENDPOINT_LEN`], [`SW8_MAX_ADDRESS_LEN`]
 ///   (decoded bytes; checked on the encoded length before decoding). A header whose
@@ -227,19 +228,9 @@ impl Sw8 {
             parent_segment_id: required(segment_id, FIELD_SEGMENT_ID, SW8_MAX_ID_LEN)?,
             parent_span_id,
             parent_service: required(service, FIELD_SERVICE, SW8_MAX_SERVICE_LEN)?,
-            parent_service_instance: b64::decode_field(
-                instance,
-                SW8,
-                FIELD_INSTANCE,
-                SW8_MAX_INSTANCE_LEN,
-            )?,
+            parent_service_instance: required(instance, FIELD_INSTANCE, SW8_MAX_INSTANCE_LEN)?,
             parent_endpoint: required(endpoint, FIELD_ENDPOINT, SW8_MAX_ENDPOINT_LEN)?,
-            address_used_at_client: b64::decode_field(
-                address,
-                SW8,
-                FIELD_ADDRESS,
-                SW8_MAX_ADDRESS_LEN,
-            )?,
+            address_used_at_client: required(address, FIELD_ADDRESS, SW8_MAX_ADDRESS_LEN)?,
         })
     }
 
@@ -358,7 +349,7 @@ impl Sw8Ref<'_> {
             self.parent_service_instance,
             FIELD_INSTANCE,
             SW8_MAX_INSTANCE_LEN,
-            false,
+            true,
         )?;
         check(
             self.parent_endpoint,
@@ -370,7 +361,7 @@ impl Sw8Ref<'_> {
             self.address_used_at_client,
             FIELD_ADDRESS,
             SW8_MAX_ADDRESS_LEN,
-            false,
+            true,
         )
     }
 
@@ -538,8 +529,9 @@ mod tests {
     }
 
     #[test]
-    fn decodes_node_agent_header_with_empty_address() {
-        // Node: exit span name in field 7 and `''` for a missing client address.
+    fn rejects_node_agent_header_with_empty_address_as_java_does() {
+        // Node: exit span name in field 7 and `''` for a missing client address. Java's
+        // `ContextCarrier.isValid` rejects an empty address, and so do we.
         let header = "1-YzBmOGUyYTRiNmQ4NGUwZjlhMWIyYzNkNGU1ZjZhN2IuNDcxMS4xNzAwMDAwMDAwMDAwMQ==\
             -YzBmOGUyYTRiNmQ4NGUwZjlhMWIyYzNkNGU1ZjZhN2IuNDcxMS4xNzAwMDAwMDAwMDAwMg==-2\
             -bm9kZS1nYXRld2F5-bm9kZS1nYXRld2F5LTE=-L2FwaS9pdGVtcw==-";
@@ -553,7 +545,14 @@ mod tests {
             "/api/items",
             "",
         );
-        assert_eq!(Sw8::decode(header), Ok(expected));
+        let _ = expected;
+        assert_eq!(
+            Sw8::decode(header),
+            Err(HeaderError::EmptyField {
+                header: SW8,
+                field: FIELD_ADDRESS
+            })
+        );
     }
 
     #[test]
@@ -562,7 +561,7 @@ mod tests {
         // endpoint whose URL-safe spelling contains `_`.
         let header = "1-YzBmOGUyYTRiNmQ4NGUwZjlhMWIyYzNkNGU1ZjZhN2IuNDcxMS4xNzAwMDAwMDAwMDAwMQ\
             -YzBmOGUyYTRiNmQ4NGUwZjlhMWIyYzNkNGU1ZjZhN2IuNDcxMS4xNzAwMDAwMDAwMDAwMg-2\
-            -bm9kZS1nYXRld2F5-bm9kZS1nYXRld2F5LTE-L2E_Yj1jPj4-";
+            -bm9kZS1nYXRld2F5-bm9kZS1nYXRld2F5LTE-L2E_Yj1jPj4-aDo4MA";
         let sw8 = Sw8::decode(header).expect("lenient decode");
         assert_eq!(
             sw8.trace_id,
@@ -607,7 +606,7 @@ mod tests {
             "cw==",
             "0",
             "5pyN5Yqh",
-            "",
+            "aQ==",
             "L2FwaS/DvG7Dr2NvZGU=",
             "aDo4MA==",
         ]);
@@ -615,7 +614,7 @@ mod tests {
         assert!(!sw8.sample);
         assert_eq!(sw8.parent_span_id, 0);
         assert_eq!(sw8.parent_service, "服务");
-        assert_eq!(sw8.parent_service_instance, "");
+        assert_eq!(sw8.parent_service_instance, "i");
         assert_eq!(sw8.parent_endpoint, "/api/ünïcode");
         assert_eq!(sw8.encode(), header);
     }
@@ -709,16 +708,15 @@ mod tests {
             (1, FIELD_TRACE_ID),
             (2, FIELD_SEGMENT_ID),
             (4, FIELD_SERVICE),
+            (5, FIELD_INSTANCE),
             (6, FIELD_ENDPOINT),
+            (7, FIELD_ADDRESS),
         ] {
             assert_eq!(
                 with_field(i, ""),
                 Err(HeaderError::EmptyField { header: SW8, field })
             );
         }
-        // Instance and address may be empty (Node).
-        assert!(with_field(5, "").is_ok());
-        assert!(with_field(7, "").is_ok());
     }
 
     #[test]
@@ -880,9 +878,9 @@ mod tests {
             parent_segment_id in non_empty(SW8_MAX_ID_LEN),
             parent_span_id in 0..=i32::MAX,
             parent_service in non_empty(SW8_MAX_SERVICE_LEN),
-            parent_service_instance in field(SW8_MAX_INSTANCE_LEN),
+            parent_service_instance in non_empty(SW8_MAX_INSTANCE_LEN),
             parent_endpoint in non_empty(SW8_MAX_ENDPOINT_LEN),
-            address_used_at_client in field(SW8_MAX_ADDRESS_LEN),
+            address_used_at_client in non_empty(SW8_MAX_ADDRESS_LEN),
         ) -> Sw8 {
             Sw8 {
                 sample,

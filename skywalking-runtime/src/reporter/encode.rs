@@ -20,12 +20,14 @@ pub(crate) fn segment(record: &SegmentRecord, identity: &Identity) -> v3::Segmen
                 parent_span_id: span.parent_id,
                 start_time: clock::to_epoch_ms(span.start),
                 end_time: clock::to_epoch_ms(span.end),
-                refs: match (&record.first_ref, id) {
-                    (Some(r), 0) => vec![reference(r, identity)],
-                    _ => Vec::new(),
-                },
-                operation_name: span.name.to_string(),
-                peer: span.peer.to_string(),
+                refs: record
+                    .refs
+                    .iter()
+                    .filter(|(span, _)| *span == id as i32)
+                    .map(|(_, r)| reference(r, identity))
+                    .collect(),
+                operation_name: crate::record::operation_name(&span.name).to_owned(),
+                peer: crate::record::peer(&span.peer).to_owned(),
                 span_type: span_type(span.kind) as i32,
                 span_layer: span_layer(span.layer) as i32,
                 component_id: span.component,
@@ -52,12 +54,13 @@ pub(crate) fn segment(record: &SegmentRecord, identity: &Identity) -> v3::Segmen
 }
 
 fn reference(r: &RefRecord, identity: &Identity) -> v3::SegmentReference {
-    let or_own = |s: &Str, own: &str| {
-        if s.is_empty() {
-            own.to_owned()
-        } else {
-            s.to_string()
-        }
+    // A CrossThread reference names this process; a CrossProcess one, the caller.
+    let (service, instance) = match r.kind {
+        RefKind::CrossThread => (identity.service.clone(), identity.instance.clone()),
+        RefKind::CrossProcess => (
+            r.parent_service.to_string(),
+            r.parent_service_instance.to_string(),
+        ),
     };
     v3::SegmentReference {
         ref_type: match r.kind {
@@ -67,10 +70,11 @@ fn reference(r: &RefRecord, identity: &Identity) -> v3::SegmentReference {
         trace_id: r.trace_id.to_string(),
         parent_trace_segment_id: r.parent_segment_id.0.to_string(),
         parent_span_id: r.parent_span_id,
-        parent_service: or_own(&r.parent_service, &identity.service),
-        parent_service_instance: or_own(&r.parent_service_instance, &identity.instance),
-        parent_endpoint: r.parent_endpoint.to_string(),
-        network_address_used_at_peer: r.network_address_used_at_peer.to_string(),
+        parent_service: service,
+        parent_service_instance: instance,
+        parent_endpoint: crate::record::operation_name(&r.parent_endpoint).to_owned(),
+        network_address_used_at_peer: crate::record::peer(&r.network_address_used_at_peer)
+            .to_owned(),
     }
 }
 
@@ -108,9 +112,29 @@ fn span_layer(layer: SpanLayer) -> v3::SpanLayer {
     }
 }
 
-/// `<32 hex>@<hostname>`, as the Java and Go agents name instances.
+/// OAP's limit on instance names: longer ones are cut, silently.
+pub(crate) const MAX_INSTANCE_NAME: usize = 70;
+
+/// `<32 hex>@<ipv4>`, as the Java and Go agents name instances (at most 48 bytes), or
+/// `<32 hex>@<hostname>` cut to OAP's 70-byte limit on a host with no IPv4 address.
 pub(crate) fn default_instance_name() -> String {
-    format!("{}@{}", crate::id::Id::generate(), hostname())
+    let host = super::management::ipv4_addresses()
+        .into_iter()
+        .next()
+        .unwrap_or_else(hostname);
+    instance_name(crate::id::Id::generate(), &host)
+}
+
+fn instance_name(id: crate::id::Id, host: &str) -> String {
+    let mut name = format!("{id}@{host}");
+    if name.len() > MAX_INSTANCE_NAME {
+        let mut at = MAX_INSTANCE_NAME;
+        while !name.is_char_boundary(at) {
+            at -= 1;
+        }
+        name.truncate(at);
+    }
+    name
 }
 
 /// The host's name, or `localhost` when it cannot be read.
@@ -126,4 +150,26 @@ pub(crate) fn hostname() -> String {
         .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "localhost".to_owned())
+}
+
+#[cfg(test)]
+mod instance_name_tests {
+    use super::*;
+
+    #[test]
+    fn default_instance_names_fit_oaps_limit() {
+        let name = default_instance_name();
+        assert!(name.len() <= MAX_INSTANCE_NAME, "{name}");
+        let (id, host) = name.split_once('@').expect("<id>@<host>");
+        assert_eq!(id.len(), 32);
+        assert!(!host.is_empty());
+        // A Kubernetes pod name as long as a DNS label, with no IPv4 to use instead.
+        let long = format!("checkout-service-{}-7d9f8c6b5-x2x4q", "a".repeat(40));
+        let name = instance_name(crate::id::Id::generate(), &long);
+        assert_eq!(name.len(), MAX_INSTANCE_NAME);
+        assert_eq!(
+            instance_name(crate::id::Id::from_u128(1), "10.0.0.7"),
+            "00000000000000000000000000000001@10.0.0.7"
+        );
+    }
 }

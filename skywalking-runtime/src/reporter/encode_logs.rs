@@ -40,7 +40,7 @@ pub(crate) fn log(item: &LogItem, identity: &Identity) -> v3::LogData {
         endpoint: item
             .endpoint
             .as_ref()
-            .map(ToString::to_string)
+            .map(|e| crate::record::operation_name(e).to_owned())
             .unwrap_or_default(),
         body: Some(v3::LogDataBody {
             r#type: "text".to_owned(),

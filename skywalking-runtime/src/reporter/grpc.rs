@@ -40,7 +40,7 @@ use super::encode_logs;
 use super::management::{self, PROPERTIES_EVERY};
 use super::wire;
 use super::worker::Sink;
-use crate::config::{Config, strip_scheme};
+use crate::config::{Config, OPTIONS, strip_scheme};
 use crate::diag::diag;
 use crate::error::Error;
 use crate::logs::LogItem;
@@ -178,12 +178,12 @@ impl GrpcSink {
     pub(crate) fn new(config: &Config, identity: Identity) -> Result<GrpcSink, Error> {
         let tls = if config.tls_enabled() {
             let mut tls = ClientTlsConfig::new();
-            if let Some(path) = &config.tls.ca_path {
+            if let Some(path) = &config.tls_ca_path {
                 let ca = read_pem("SW_AGENT_REPORTER_GRPC_TLS_CA_PATH", path)?;
                 tls = tls.ca_certificate(Certificate::from_pem(ca));
             }
             if let (Some(cert), Some(key)) =
-                (&config.tls.client_cert_path, &config.tls.client_key_path)
+                (&config.tls_client_cert_path, &config.tls_client_key_path)
             {
                 let cert = read_pem("SW_AGENT_REPORTER_GRPC_TLS_CLIENT_CERT_CHAIN_PATH", cert)?;
                 let key = read_pem("SW_AGENT_REPORTER_GRPC_TLS_CLIENT_KEY_PATH", key)?;
@@ -199,9 +199,9 @@ impl GrpcSink {
             .iter()
             .map(|address| {
                 let invalid = |_| Error::Config {
-                    variable: "SW_AGENT_COLLECTOR_BACKEND_SERVICES",
+                    variable: OPTIONS.backends.name(),
                     value: address.clone(),
-                    expected: "a comma-separated list of host:port",
+                    expected: OPTIONS.backends.form,
                 };
                 let uri = format!("{scheme}://{}", strip_scheme(address));
                 let mut endpoint = Endpoint::from_shared(uri)
@@ -220,7 +220,7 @@ impl GrpcSink {
                         .tls_config(tls.clone())
                         .map_err(|e| Error::TlsFile {
                             variable: "SW_AGENT_REPORTER_GRPC_TLS_CA_PATH",
-                            path: config.tls.ca_path.clone().unwrap_or_default(),
+                            path: config.tls_ca_path.clone().unwrap_or_default(),
                             reason: crate::diag::chain(&e),
                         })?;
                 }
@@ -655,8 +655,10 @@ mod tests {
 
     #[test]
     fn a_missing_ca_file_is_a_clear_error() {
-        let mut config = Config::default();
-        config.tls.ca_path = Some("/nonexistent/ca.pem".into());
+        let config = Config {
+            tls_ca_path: Some("/nonexistent/ca.pem".into()),
+            ..Config::default()
+        };
         let identity = Identity {
             service: "s".into(),
             instance: "i".into(),

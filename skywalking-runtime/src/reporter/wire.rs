@@ -9,6 +9,7 @@
 use crate::id::Id;
 use crate::record::{
     LogRecord, RefKind, RefRecord, SegmentRecord, SpanKind, SpanLayer, SpanRecord, Str, TraceId,
+    operation_name, peer,
 };
 
 use super::encode::Identity;
@@ -21,6 +22,7 @@ const VARINT: u8 = 0;
 pub(crate) fn encode_segment(record: &mut SegmentRecord, identity: &Identity, out: &mut Vec<u8>) {
     record.tags.sort_by_key(|(span, ..)| *span);
     record.logs.sort_by_key(|(span, _)| *span);
+    record.refs.sort_by_key(|(span, _)| *span);
     let record = &*record;
     // A span is ~60 bytes on the wire without tags: reserve once, not per field.
     out.reserve(64 + record.spans.len() * 64 + record.tags.len() * 24);
@@ -28,21 +30,18 @@ pub(crate) fn encode_segment(record: &mut SegmentRecord, identity: &Identity, ou
     id_field(2, record.segment_id, out);
     let mut tags = &record.tags[..];
     let mut logs = &record.logs[..];
+    let mut refs = &record.refs[..];
     for (index, span) in record.spans.iter().enumerate() {
         let id = index as i32;
         let span_tags = take_prefix(&mut tags, |t| t.0 == id);
         let span_logs = take_prefix(&mut logs, |l| l.0 == id);
-        let reference = if id == 0 {
-            record.first_ref.as_ref()
-        } else {
-            None
-        };
+        let span_refs = take_prefix(&mut refs, |r| r.0 == id);
         let fields = SpanFields {
             id,
             span,
             start_ms: crate::clock::to_epoch_ms(span.start),
             end_ms: crate::clock::to_epoch_ms(span.end),
-            reference,
+            refs: span_refs,
             tags: span_tags,
             logs: span_logs,
             identity,
@@ -69,7 +68,7 @@ struct SpanFields<'a> {
     span: &'a SpanRecord,
     start_ms: i64,
     end_ms: i64,
-    reference: Option<&'a RefRecord>,
+    refs: &'a [(i32, RefRecord)],
     tags: &'a [(i32, Str, Str)],
     logs: &'a [(i32, LogRecord)],
     identity: &'a Identity,
@@ -82,11 +81,11 @@ impl SpanFields<'_> {
             + int32_len(2, s.parent_id)
             + int64_len(3, self.start_ms)
             + int64_len(4, self.end_ms);
-        if let Some(r) = self.reference {
+        for (_, r) in self.refs {
             n += nested_len(5, reference_len(r, self.identity));
         }
-        n += string_len(6, &s.name)
-            + string_len(7, &s.peer)
+        n += string_len(6, operation_name(&s.name))
+            + string_len(7, peer(&s.peer))
             + int32_len(8, span_type(s.kind))
             + int32_len(9, span_layer(s.layer))
             + int32_len(10, s.component)
@@ -106,13 +105,13 @@ impl SpanFields<'_> {
         int32(2, s.parent_id, out);
         int64(3, self.start_ms, out);
         int64(4, self.end_ms, out);
-        if let Some(r) = self.reference {
+        for (_, r) in self.refs {
             key(5, LEN, out);
             varint(reference_len(r, self.identity) as u64, out);
             reference(r, self.identity, out);
         }
-        string(6, &s.name, out);
-        string(7, &s.peer, out);
+        string(6, operation_name(&s.name), out);
+        string(7, peer(&s.peer), out);
         int32(8, span_type(s.kind), out);
         int32(9, span_layer(s.layer), out);
         int32(10, s.component, out);
@@ -131,8 +130,13 @@ impl SpanFields<'_> {
     }
 }
 
-fn or_own<'a>(value: &'a str, own: &'a str) -> &'a str {
-    if value.is_empty() { own } else { value }
+/// The parent service and instance of a reference: this process's own for a
+/// `CrossThread` reference, the caller's (as its header named them) for `CrossProcess`.
+fn parent<'a>(r: &'a RefRecord, identity: &'a Identity) -> (&'a str, &'a str) {
+    match r.kind {
+        RefKind::CrossThread => (&identity.service, &identity.instance),
+        RefKind::CrossProcess => (&r.parent_service, &r.parent_service_instance),
+    }
 }
 
 fn reference_len(r: &RefRecord, identity: &Identity) -> usize {
@@ -140,10 +144,10 @@ fn reference_len(r: &RefRecord, identity: &Identity) -> usize {
         + trace_id_len(2, &r.trace_id)
         + display_len(3, &r.parent_segment_id.0)
         + int32_len(4, r.parent_span_id)
-        + string_len(5, or_own(&r.parent_service, &identity.service))
-        + string_len(6, or_own(&r.parent_service_instance, &identity.instance))
-        + string_len(7, &r.parent_endpoint)
-        + string_len(8, &r.network_address_used_at_peer)
+        + string_len(5, parent(r, identity).0)
+        + string_len(6, parent(r, identity).1)
+        + string_len(7, operation_name(&r.parent_endpoint))
+        + string_len(8, peer(&r.network_address_used_at_peer))
 }
 
 fn reference(r: &RefRecord, identity: &Identity, out: &mut Vec<u8>) {
@@ -154,14 +158,11 @@ fn reference(r: &RefRecord, identity: &Identity, out: &mut Vec<u8>) {
         crate::record::SegmentId::Remote(s) => string(3, s, out),
     }
     int32(4, r.parent_span_id, out);
-    string(5, or_own(&r.parent_service, &identity.service), out);
-    string(
-        6,
-        or_own(&r.parent_service_instance, &identity.instance),
-        out,
-    );
-    string(7, &r.parent_endpoint, out);
-    string(8, &r.network_address_used_at_peer, out);
+    let (service, instance) = parent(r, identity);
+    string(5, service, out);
+    string(6, instance, out);
+    string(7, operation_name(&r.parent_endpoint), out);
+    string(8, peer(&r.network_address_used_at_peer), out);
 }
 
 fn pair_len(k: &str, v: &str) -> usize {
@@ -388,16 +389,36 @@ mod tests {
                 fields: vec![("event".into(), "x".into())],
             },
         ));
-        record.first_ref = Some(RefRecord {
-            kind: RefKind::CrossThread,
-            trace_id: TraceId::Local(Id::generate()),
-            parent_segment_id: SegmentIdDisplay(SegmentId::Local(Id::generate())),
-            parent_span_id: 300,
-            parent_service: Cow::Borrowed(""),
-            parent_service_instance: Cow::Borrowed("other"),
-            parent_endpoint: Cow::Borrowed("GET /x"),
-            network_address_used_at_peer: Cow::Borrowed(""),
-        });
+        record.refs.push((
+            0,
+            RefRecord {
+                kind: RefKind::CrossThread,
+                trace_id: TraceId::Local(Id::generate()),
+                parent_segment_id: SegmentIdDisplay(SegmentId::Local(Id::generate())),
+                parent_span_id: 300,
+                parent_service: Cow::Borrowed(""),
+                parent_service_instance: Cow::Borrowed("other"),
+                parent_endpoint: Cow::Borrowed("GET /x"),
+                network_address_used_at_peer: Cow::Borrowed(""),
+            },
+        ));
+        // Several references on one span, and one on a later span (an entry span that
+        // continued a request inside an active trace).
+        for span in [1, 1] {
+            record.refs.push((
+                span,
+                RefRecord {
+                    kind: RefKind::CrossProcess,
+                    trace_id: TraceId::Remote("remote-trace".into()),
+                    parent_segment_id: SegmentIdDisplay(SegmentId::Remote("seg".into())),
+                    parent_span_id: 2,
+                    parent_service: Cow::Borrowed("caller"),
+                    parent_service_instance: Cow::Borrowed("caller-1"),
+                    parent_endpoint: Cow::Borrowed("GET /y"),
+                    network_address_used_at_peer: Cow::Borrowed("me:80"),
+                },
+            ));
+        }
         record.is_size_limited = true;
         record
     }

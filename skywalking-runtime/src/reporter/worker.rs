@@ -196,6 +196,7 @@ impl Loop {
                 self.meters_if_due();
             }
             self.sink.tick();
+            crate::clock::reanchor_if_due();
             match ready {
                 Ok(()) => {
                     queue::reporter::set_parked(true);

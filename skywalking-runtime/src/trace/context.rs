@@ -24,7 +24,7 @@ use super::pool;
 use crate::clock;
 use crate::id::Id;
 use crate::record::{
-    LogRecord, RefRecord, SegmentRecord, SpanKind, SpanLayer, SpanRecord, Str, TraceId,
+    LogRecord, RefKind, RefRecord, SegmentRecord, SpanKind, SpanLayer, SpanRecord, Str, TraceId,
 };
 use crate::settings;
 
@@ -48,6 +48,9 @@ pub(crate) struct Handle {
 /// A span id that marks a span of an unsampled context: nothing is recorded, but the
 /// context lives until the span closes.
 const UNSAMPLED: i32 = -2;
+/// A span id that marks a span the segment's span limit kept out: nothing is recorded,
+/// but a header injected for it still names the (size-limited) segment.
+pub(crate) const LIMITED: i32 = -3;
 
 impl Handle {
     /// A span that records nothing.
@@ -83,6 +86,11 @@ pub(crate) struct Context {
     /// The reference the first span of each new segment carries.
     pub(crate) first_ref: Option<RefRecord>,
     pub(crate) correlation: crate::propagation::Correlation,
+    /// When the caller sent the request (`sw8-x`, epoch ms): the next entry span gets a
+    /// `transmission.latency` tag.
+    pub(crate) sent_at_ms: Option<i64>,
+    /// The peer of the last exit span the span limit kept out, for its header.
+    limited_peer: Str,
 }
 
 #[inline]
@@ -90,6 +98,38 @@ fn segment_key(segment: &SegmentRecord) -> u64 {
     // Low 64 bits of the id: the per-thread slot and sequence, unique in this process
     // and never 0 after the first id of slot 0.
     (segment.segment_id.as_u128() as u64) | 1 << 63
+}
+
+/// The local span a spawned segment starts with when its first span is an exit:
+/// `Thread/<the parent's endpoint>`, a name as stable as the parent's.
+#[cold]
+fn thread_span(parent: &RefRecord, skip_analysis: bool) -> SpanRecord {
+    let endpoint: &str = if parent.parent_endpoint.is_empty() {
+        "async"
+    } else {
+        &parent.parent_endpoint
+    };
+    let name = Str::Owned(format!("Thread/{endpoint}"));
+    SpanRecord {
+        parent_id: -1,
+        start: clock::now_raw(),
+        end: 0,
+        kind: SpanKind::Local,
+        layer: SpanLayer::Unknown,
+        component: crate::record::component::RUST,
+        is_error: false,
+        skip_analysis,
+        name,
+        peer: Str::Borrowed(""),
+    }
+}
+
+/// `transmission.latency`: milliseconds from the caller's send time to now, as the Java
+/// agent tags it (negative when the two clocks disagree by more than the latency).
+#[cold]
+fn latency_since(sent_at_ms: i64) -> Str {
+    let latency = clock::now_epoch_ms().saturating_sub(sent_at_ms);
+    Str::Owned(latency.to_string())
 }
 
 impl Context {
@@ -117,6 +157,8 @@ impl Context {
             correlation: crate::propagation::Correlation::with_limits(
                 settings::correlation_limits(),
             ),
+            sent_at_ms: None,
+            limited_peer: Str::Borrowed(""),
         };
         match pool::spare_context() {
             Some(mut ctx) => {
@@ -150,13 +192,42 @@ impl Context {
                 self.segment.insert(segment)
             }
         };
-        let id = segment.spans.len();
+        let mut id = segment.spans.len();
         if id >= settings::span_limit() {
             segment.is_size_limited = true;
-            return Handle::NOOP;
+            if init.kind == SpanKind::Exit {
+                self.limited_peer = init.peer;
+            }
+            return Handle {
+                key: segment_key(segment),
+                id: LIMITED,
+            };
         }
-        if id == 0 {
-            segment.first_ref.clone_from(&self.first_ref);
+        if id == 0
+            && let Some(first_ref) = &self.first_ref
+        {
+            segment.refs.push((0, first_ref.clone()));
+            if first_ref.kind == RefKind::CrossThread && init.kind == SpanKind::Exit {
+                // OAP makes the first span of a segment with a CrossThread reference an
+                // endpoint of this service: a raw URL path there would make one endpoint
+                // per path. Start the segment with a local span of a stable name.
+                segment
+                    .spans
+                    .push(thread_span(first_ref, self.skip_analysis));
+                self.current = 0;
+                id = 1;
+            }
+            // Only a context continued from a header has a send time, and its first
+            // span is the entry span that continued it.
+            if let Some(sent_at) = self.sent_at_ms.take()
+                && init.kind == SpanKind::Entry
+            {
+                segment.tags.push((
+                    id as i32,
+                    Str::Borrowed("transmission.latency"),
+                    latency_since(sent_at),
+                ));
+            }
         }
         let id = id as i32;
         // An exit span has no children in SkyWalking's model, so it never becomes the
@@ -259,6 +330,43 @@ impl Context {
             None => false,
         }
     }
+
+    /// The span a header injected for `handle` names as its parent, with the peer the
+    /// call goes to: the span itself when it records, the nearest recorded span when
+    /// the segment's span limit kept it out, `None` when nothing of this context is
+    /// reported (an unsampled trace, or a span of another context).
+    pub(crate) fn parent_for_header(&self, handle: Handle) -> Option<(&SegmentRecord, i32, &Str)> {
+        let segment = self.segment.as_deref()?;
+        if segment_key(segment) != handle.key {
+            return None;
+        }
+        if handle.id == LIMITED {
+            return Some((segment, self.current.max(0), &self.limited_peer));
+        }
+        let span = segment.spans.get(usize::try_from(handle.id).ok()?)?;
+        Some((segment, handle.id, &span.peer))
+    }
+
+    /// Continues, on the span behind `handle` of this (already active) trace, the
+    /// request `incoming` carried: its CrossProcess reference goes on that span, as the
+    /// Java agent does, and its send time becomes the span's `transmission.latency`.
+    fn join_incoming(&mut self, handle: Handle, mut incoming: Box<Context>) {
+        if handle.is_recording()
+            && let Some(segment) = self.segment_of(handle)
+        {
+            if let Some(reference) = incoming.first_ref.take() {
+                segment.refs.push((handle.id, reference));
+            }
+            if let Some(sent_at) = incoming.sent_at_ms {
+                segment.tags.push((
+                    handle.id,
+                    Str::Borrowed("transmission.latency"),
+                    latency_since(sent_at),
+                ));
+            }
+        }
+        pool::recycle_context(incoming);
+    }
 }
 
 thread_local! {
@@ -341,6 +449,7 @@ pub(crate) fn open_with(mut ctx: Box<Context>, init: SpanInit) -> Handle {
         .try_with(|slot| match slot.take() {
             Some(mut current) => {
                 let handle = current.open(init);
+                current.join_incoming(handle, ctx);
                 slot.set(Some(current));
                 handle
             }
@@ -462,6 +571,9 @@ pub(crate) fn open_or_own(init: SpanInit, incoming: Option<Box<Context>>) -> Ope
                 let parent = ctx.current;
                 let handle = ctx.open(init);
                 ctx.current = parent;
+                if let Some(incoming) = incoming {
+                    ctx.join_incoming(handle, incoming);
+                }
                 slot.set(Some(ctx));
                 Opened::Child(handle)
             }

@@ -250,8 +250,10 @@ impl ContextSnapshot {
                     parent_endpoint: segment.endpoint().cloned().unwrap_or_default(),
                     network_address_used_at_peer: Cow::Borrowed(""),
                 }),
-                // No span of this context is open: pass its own parent on.
-                _ => ctx.first_ref.clone(),
+                // No span of this context is open: there is no span of ours to refer
+                // to, and the caller's reference belongs to the segment that continued
+                // it, not to a CrossThread one. The snapshot keeps the trace only.
+                _ => None,
             };
             ContextSnapshot {
                 trace_id: ctx.trace_id.clone(),

@@ -1,13 +1,12 @@
 //! Joining the trace context with the header codecs: continuing an incoming trace on an
 //! entry span and writing the outgoing headers for an exit span.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::id::Id;
 use crate::propagation::{
     Correlation, Extension, Extractor, Incoming, Injector, Parent, SW8, SW8_CORRELATION, SW8_X,
-    Sw8Ref, TRACEPARENT, TraceParent,
+    Sw8, Sw8Ref, TRACEPARENT, TraceParent,
 };
 use crate::record::{RefKind, RefRecord, SegmentId, SegmentIdDisplay, TraceId};
 use crate::trace::context::{self, Context, Handle, SpanInit};
@@ -22,23 +21,52 @@ pub(crate) fn incoming_context<C: Extractor + ?Sized>(carrier: &C) -> Option<Box
     Some(context_from(incoming))
 }
 
+/// The `CrossProcess` reference a decoded `sw8` stands for.
+fn reference_to(sw8: Sw8) -> RefRecord {
+    let trace_id: Arc<str> = sw8.trace_id.into();
+    RefRecord {
+        kind: RefKind::CrossProcess,
+        trace_id: TraceId::Remote(trace_id),
+        parent_segment_id: SegmentIdDisplay(SegmentId::Remote(sw8.parent_segment_id.into())),
+        parent_span_id: sw8.parent_span_id,
+        parent_service: sw8.parent_service.into(),
+        parent_service_instance: sw8.parent_service_instance.into(),
+        parent_endpoint: sw8.parent_endpoint.into(),
+        network_address_used_at_peer: sw8.address_used_at_client.into(),
+    }
+}
+
+/// Adds the reference `carrier`'s `sw8` names to the span behind `handle`.
+pub(crate) fn add_reference<C: Extractor + ?Sized>(handle: Handle, carrier: &C) -> bool {
+    if !handle.is_recording() {
+        return false;
+    }
+    let Some(value) = carrier.get(SW8) else {
+        return false;
+    };
+    let Ok(sw8) = Sw8::decode(value) else {
+        return false;
+    };
+    let reference = reference_to(sw8);
+    context::with_current(|ctx| match ctx.segment_of(handle) {
+        Some(segment) => {
+            segment.refs.push((handle.id, reference));
+            true
+        }
+        None => false,
+    })
+    .unwrap_or(false)
+}
+
 fn context_from(incoming: Incoming) -> Box<Context> {
     let mut ctx = match incoming.parent {
+        // Any valid `sw8` is continued and recorded, whatever its sample flag, as the
+        // Java and Go agents do: the caller reported the segment it names (we never send
+        // a header from a trace that records nothing, and neither do they).
         Parent::Sw8(sw8) => {
-            let trace_id: Arc<str> = sw8.trace_id.into();
-            let mut ctx = Context::boxed(TraceId::Remote(trace_id.clone()), sw8.sample);
-            ctx.first_ref = Some(RefRecord {
-                kind: RefKind::CrossProcess,
-                trace_id: TraceId::Remote(trace_id),
-                parent_segment_id: SegmentIdDisplay(SegmentId::Remote(
-                    sw8.parent_segment_id.into(),
-                )),
-                parent_span_id: sw8.parent_span_id,
-                parent_service: sw8.parent_service.into(),
-                parent_service_instance: sw8.parent_service_instance.into(),
-                parent_endpoint: sw8.parent_endpoint.into(),
-                network_address_used_at_peer: sw8.address_used_at_client.into(),
-            });
+            let reference = reference_to(sw8);
+            let mut ctx = Context::boxed(reference.trace_id.clone(), true);
+            ctx.first_ref = Some(reference);
             ctx
         }
         // A W3C caller names no SkyWalking segment to refer to: keep its trace id and
@@ -51,30 +79,35 @@ fn context_from(incoming: Incoming) -> Box<Context> {
         crate::stats::trace_unsampled();
     }
     ctx.skip_analysis = incoming.extension.skip_analysis;
+    ctx.sent_at_ms = incoming.extension.send_timestamp_ms;
     ctx.correlation = incoming.correlation;
     ctx
 }
 
-/// Opens an entry span continuing the trace in `carrier`'s headers.
+/// Opens an entry span continuing the trace in `carrier`'s headers. Inside an active
+/// trace, the span joins it and carries the incoming reference.
 pub(crate) fn open_entry<C: Extractor + ?Sized>(init: SpanInit, carrier: &C) -> Handle {
-    if context::has_current() {
-        return context::open(init);
-    }
     match incoming_context(carrier) {
         Some(ctx) => context::open_with(ctx, init),
         None => context::open(init),
     }
 }
 
-/// Writes `sw8` (and `sw8-correlation`, `sw8-x`, optionally `traceparent`) for the span
-/// behind `handle`, or for the current context when the span records nothing (an
-/// unsampled trace still propagates, with the sample flag `0`).
+/// Writes `sw8` (and `sw8-x`, optionally `traceparent`) for the span behind `handle`,
+/// and `sw8-correlation` whenever a trace is active.
+///
+/// A context that records nothing (an unsampled or ignored trace) writes no `sw8`, as
+/// the Java agent's `IgnoredTracerContext`: a header naming a segment that is never
+/// reported would make downstream agents refer to a missing parent. Past the span
+/// limit, the header names the (size-limited) segment and its nearest recorded span.
 pub(crate) fn inject<C: Injector + ?Sized>(handle: Handle, carrier: &mut C, traceparent: bool) {
     let Some(headers) = context::with_current(|ctx| headers_for(ctx, handle, traceparent)) else {
         return;
     };
     let Some(headers) = headers else { return };
-    carrier.set(SW8, headers.sw8);
+    if let Some(value) = headers.sw8 {
+        carrier.set(SW8, value);
+    }
     if let Some(value) = headers.correlation {
         carrier.set(SW8_CORRELATION, value);
     }
@@ -87,35 +120,43 @@ pub(crate) fn inject<C: Injector + ?Sized>(handle: Handle, carrier: &mut C, trac
 }
 
 struct Headers {
-    sw8: String,
+    sw8: Option<String>,
     correlation: Option<String>,
     extension: Option<String>,
     traceparent: Option<String>,
 }
 
 fn headers_for(ctx: &mut Context, handle: Handle, with_traceparent: bool) -> Option<Headers> {
+    let correlation = (!ctx.correlation.is_empty()).then(|| ctx.correlation.encode());
+    let parent = if ctx.sampled {
+        ctx.parent_for_header(handle)
+    } else {
+        None
+    };
+    let Some((segment, span_id, peer)) = parent else {
+        return correlation.is_some().then_some(Headers {
+            sw8: None,
+            correlation,
+            extension: None,
+            traceparent: None,
+        });
+    };
     let identity = crate::settings::identity()?;
     let trace_id = ctx.trace_id.to_string();
-    let (segment_id, span_id, endpoint, peer) = match (&ctx.segment, ctx.owns(handle)) {
-        (Some(segment), true) => {
-            let span = usize::try_from(handle.id)
-                .ok()
-                .and_then(|i| segment.spans.get(i))?;
-            let endpoint = segment.endpoint().cloned().unwrap_or_default();
-            (segment.segment_id, handle.id, endpoint, span.peer.clone())
-        }
-        // Unsampled, or the span is not ours: name a segment that records nothing.
-        _ => (Id::generate(), 0, Cow::Borrowed(""), Cow::Borrowed("")),
-    };
-    let segment_id = segment_id.to_string();
-    let endpoint: &str = if endpoint.is_empty() {
+    let segment_id = segment.segment_id.to_string();
+    let endpoint = segment
+        .endpoint()
+        .map_or("", |e| crate::record::operation_name(e));
+    let endpoint = if endpoint.is_empty() { "N/A" } else { endpoint };
+    // Field 8 must not be empty (the Java agent rejects such a header): an exit span
+    // always has a peer, but a span opened by hand may not.
+    let peer: &str = if peer.is_empty() {
         "N/A"
     } else {
-        &endpoint
+        crate::record::peer(peer)
     };
-    let peer: &str = if peer.is_empty() { "N/A" } else { &peer };
     let sw8 = Sw8Ref {
-        sample: ctx.sampled,
+        sample: true,
         trace_id: &trace_id,
         parent_segment_id: &segment_id,
         parent_span_id: span_id,
@@ -125,7 +166,6 @@ fn headers_for(ctx: &mut Context, handle: Handle, with_traceparent: bool) -> Opt
         address_used_at_client: peer,
     }
     .encode();
-    let correlation = (!ctx.correlation.is_empty()).then(|| ctx.correlation.encode());
     let extension = ctx.skip_analysis.then(|| {
         Extension {
             skip_analysis: true,
@@ -141,12 +181,12 @@ fn headers_for(ctx: &mut Context, handle: Handle, with_traceparent: bool) -> Opt
         TraceParent {
             trace_id,
             parent_id: (segment_id_hash(&segment_id) ^ span_id as u64).max(1),
-            sampled: ctx.sampled,
+            sampled: true,
         }
         .encode()
     });
     Some(Headers {
-        sw8,
+        sw8: Some(sw8),
         correlation,
         extension,
         traceparent,

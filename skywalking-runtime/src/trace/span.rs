@@ -231,13 +231,14 @@ impl SpanRef {
         }
     }
 
-    /// Renames the span (for example, once a route is known).
+    /// Renames the span (for example, once a route is known). Like every name, it is
+    /// cut to 150 characters when it leaves the process.
     pub fn set_operation_name(&self, name: impl Into<Cow<'static, str>>) {
         let name = name.into();
         context::with_span(self.handle, |s| s.name = name);
     }
 
-    /// Sets the peer of an exit span.
+    /// Sets the peer of an exit span (cut to 300 bytes when it leaves the process).
     pub fn set_peer(&self, peer: impl Into<Cow<'static, str>>) {
         let peer = peer.into();
         context::with_span(self.handle, |s| s.peer = peer);
@@ -253,6 +254,26 @@ impl SpanRef {
     /// Like [`SpanRef::inject`], and also writes a W3C `traceparent` header.
     pub fn inject_with_traceparent<C: Injector + ?Sized>(&self, carrier: &mut C) {
         crate::trace::remote::inject(self.handle, carrier, true);
+    }
+
+    /// Records on this span the caller named by `carrier`'s `sw8` header, as a
+    /// `CrossProcess` reference. A span may carry several: a consumer that handles a
+    /// batch of messages in one entry span adds one per message, so OAP links each
+    /// producer to it. Returns whether a reference was added (false without a valid
+    /// `sw8`, or when the span records nothing).
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use skywalking_runtime::Span;
+    ///
+    /// # let batch: Vec<HashMap<String, String>> = Vec::new();
+    /// let poll = Span::entry("Kafka/orders/Consumer/billing", &HashMap::<String, String>::new());
+    /// for headers in &batch {
+    ///     poll.continue_from(headers);
+    /// }
+    /// ```
+    pub fn continue_from<C: Extractor + ?Sized>(&self, carrier: &C) -> bool {
+        crate::trace::remote::add_reference(self.handle, carrier)
     }
 }
 

@@ -2,8 +2,10 @@
 //!
 //! Builds `fixtures/disabled` (every form of the attribute) with the cfg, in its own
 //! target dir (`target/sw-disable`, kept between runs so the dependencies build once),
-//! and checks that the build warns about nothing and that the binary's symbol table
-//! holds no symbol of `skywalking_runtime` while it does hold the fixture's functions.
+//! and checks that the build warns about nothing (though arguments, fields, a constant,
+//! a function, a `mut` and an import are used only by options) and that the binary's
+//! symbol table holds no symbol of `skywalking_runtime` while it does hold the fixture's
+//! functions.
 //! The first run builds the runtime's dependencies (about two minutes on two cores).
 
 use std::path::{Path, PathBuf};

@@ -7,14 +7,14 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use skywalking_examples::payments::ChargeRequest;
 use skywalking_examples::payments::payments_client::PaymentsClient;
-use sw::integrations::axum::SkyWalkingLayer;
-use sw::integrations::tonic::{GrpcClientLayer, GrpcClientService};
+use sw::integrations::axum::ServerLayer;
+use sw::integrations::tonic::{ClientLayer, ClientService};
 use tonic::transport::Channel;
 use tower_layer::Layer;
 
 use crate::service::{self, Error};
 
-type Payments = PaymentsClient<GrpcClientService<Channel>>;
+type Payments = PaymentsClient<ClientService<Channel>>;
 
 /// The price of an order, in cents (a sync function: its span nests all the same).
 #[sw::trace(tags(order.id = order_id))]
@@ -48,10 +48,10 @@ pub(crate) async fn run(payments_addr: String) -> Result<(), Error> {
     let channel =
         tonic::transport::Endpoint::from_shared(format!("http://{payments_addr}"))?.connect_lazy();
     // The exit span's peer is the address used: OAP links it to the payments service.
-    let payments = PaymentsClient::new(GrpcClientLayer::new(payments_addr).layer(channel));
+    let payments = PaymentsClient::new(ClientLayer::new(payments_addr).layer(channel));
     let app = Router::new()
         .route("/orders/{order_id}/pay", post(pay))
-        .layer(SkyWalkingLayer::new())
+        .layer(ServerLayer::new())
         .with_state(payments);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     service::ready(listener.local_addr()?);

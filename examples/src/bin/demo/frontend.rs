@@ -4,7 +4,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
-use sw::integrations::axum::SkyWalkingLayer;
+use sw::integrations::axum::ServerLayer;
 use sw::integrations::reqwest::RequestBuilderExt;
 
 use crate::service::{self, Error};
@@ -53,7 +53,7 @@ pub(crate) async fn run(backend_addr: String) -> Result<(), Error> {
     };
     let app = Router::new()
         .route("/checkout/{order_id}", get(handle))
-        .layer(SkyWalkingLayer::new())
+        .layer(ServerLayer::new())
         .with_state(backend);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     service::ready(listener.local_addr()?);

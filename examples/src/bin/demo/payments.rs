@@ -2,7 +2,7 @@
 
 use skywalking_examples::payments::payments_server::{Payments, PaymentsServer};
 use skywalking_examples::payments::{ChargeReply, ChargeRequest};
-use sw::integrations::tonic::GrpcServerLayer;
+use sw::integrations::tonic::ServerLayer;
 
 use crate::service::{self, Error};
 
@@ -37,7 +37,7 @@ pub(crate) async fn run() -> Result<(), Error> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     service::ready(listener.local_addr()?);
     tonic::transport::Server::builder()
-        .layer(GrpcServerLayer::new())
+        .layer(ServerLayer::new())
         .add_service(PaymentsServer::new(PaymentService))
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(listener),

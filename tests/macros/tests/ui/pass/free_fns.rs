@@ -1,5 +1,6 @@
 //! Every kind of free function.
 #![allow(dead_code)]
+#![allow(unsafe_code)] // the case covers `unsafe fn`
 
 use std::fmt::Display;
 
@@ -102,8 +103,27 @@ fn nested() -> u8 {
     inner()
 }
 
+// Items named as the expansion's own: the body sees these.
+fn __sw_here() -> u8 {
+    4
+}
+
+static __SW_META: u8 = 5;
+
+#[sw::trace]
+fn same_names() -> u8 {
+    __sw_here() + __SW_META
+}
+
+#[sw::trace]
+async fn same_names_async() -> u8 {
+    __sw_here() + __SW_META
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
+    assert_eq!(same_names(), 9);
+    assert_eq!(same_names_async().await, 9);
     unit();
     assert_eq!(returns(1), 2);
     assert_eq!(early_return(9), 3);

@@ -20,6 +20,7 @@
 )]
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 #[derive(Debug)]
 struct E;
@@ -68,9 +69,18 @@ fn boxed(n: u8) -> std::pin::Pin<Box<dyn Future<Output = Result<u8, E>> + Send>>
     Box::pin(async move { Ok(n) })
 }
 
+// What the expansion names with a path is also imported here.
+static CELL: OnceLock<u8> = OnceLock::new();
+
+#[sw::trace]
+fn imported() -> u8 {
+    *CELL.get_or_init(|| 1)
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     unit();
+    let _ = imported();
     let _ = sync_all(1, &mut HashMap::new());
     let _ = sync_exit(1, &mut HashMap::new());
     let _ = sync_entry(HashMap::new());

@@ -1,0 +1,165 @@
+//! The parsers of the options' values and the value types they produce.
+//!
+//! Each parser takes the trimmed, non-empty value of a variable and returns `None` when it
+//! does not parse; the table in `options.rs` pairs it with the accepted form that the
+//! [`Error::Config`](crate::Error::Config) shows. These are the crate's only parsers of
+//! seconds and `host:port` addresses: the reporter and [`Config::validate`] use them too.
+//!
+//! [`Config::validate`]: super::Config::validate
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::diag::Level;
+use crate::logs::LogLevel;
+
+/// A value kept as given (names).
+pub(crate) fn text(value: &str) -> Option<String> {
+    Some(value.to_owned())
+}
+
+/// A file path.
+pub(crate) fn path(value: &str) -> Option<PathBuf> {
+    Some(PathBuf::from(value))
+}
+
+/// A comma-separated list; empty items are skipped.
+pub(crate) fn list(value: &str) -> Option<Vec<String>> {
+    Some(split_list(value))
+}
+
+/// A non-empty comma-separated list of `host:port` addresses.
+pub(crate) fn host_port_list(value: &str) -> Option<Vec<String>> {
+    let list = split_list(value);
+    is_host_port_list(&list).then_some(list)
+}
+
+/// A sampling rate, `0.0..=1.0`.
+pub(crate) fn rate(value: &str) -> Option<f64> {
+    value.parse::<f64>().ok().filter(|r| is_rate(*r))
+}
+
+/// Traces per 3 seconds: any integer, where 0 or less (the Java agent's `-1`) is no cap,
+/// which is kept as 0.
+pub(crate) fn per_3_secs(value: &str) -> Option<u32> {
+    let n = value.parse::<i64>().ok()?;
+    Some(u32::try_from(n.max(0)).unwrap_or(u32::MAX))
+}
+
+/// An integer above 0.
+pub(crate) fn positive(value: &str) -> Option<usize> {
+    value.parse::<usize>().ok().filter(|n| *n > 0)
+}
+
+/// An integer, 0 or more.
+pub(crate) fn non_negative(value: &str) -> Option<usize> {
+    value.parse::<usize>().ok()
+}
+
+/// A positive, finite number of seconds (fractions allowed: `0.5`), below 10^9.
+pub(crate) fn seconds(value: &str) -> Option<Duration> {
+    value
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0 && *s < 1e9)
+        .map(Duration::from_secs_f64)
+}
+
+/// `true`/`false`, `1`/`0`, `yes`/`no` or `on`/`off`, any case.
+pub(crate) fn boolean(value: &str) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// `grpc`, any case: the only transport so far.
+pub(crate) fn grpc(value: &str) -> Option<Protocol> {
+    value.eq_ignore_ascii_case("grpc").then_some(Protocol::Grpc)
+}
+
+/// The level of the agent's own diagnostics.
+pub(crate) fn level(value: &str) -> Option<Level> {
+    Level::parse(value)
+}
+
+/// The threshold of reported log records.
+pub(crate) fn log_level(value: &str) -> Option<LogLevel> {
+    LogLevel::parse(value)
+}
+
+/// Whether `rate` is a sampling rate.
+pub(crate) fn is_rate(rate: f64) -> bool {
+    (0.0..=1.0).contains(&rate)
+}
+
+/// Splits a comma-separated list, trimming items and skipping empty ones.
+pub(crate) fn split_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Whether `addresses` is a non-empty list of `host:port`.
+pub(crate) fn is_host_port_list(addresses: &[String]) -> bool {
+    !addresses.is_empty() && addresses.iter().all(|a| is_host_port(a))
+}
+
+/// `host:port` (an `http://` or `https://` prefix is tolerated), with a port that parses.
+pub(crate) fn is_host_port(address: &str) -> bool {
+    let bare = strip_scheme(address);
+    match bare.rsplit_once(':') {
+        Some((host, port)) => {
+            !host.is_empty()
+                && !host.contains('/')
+                && !host.contains(char::is_whitespace)
+                && port.parse::<u16>().is_ok_and(|p| p > 0)
+        }
+        None => false,
+    }
+}
+
+/// The address without an `http://` or `https://` prefix.
+pub(crate) fn strip_scheme(address: &str) -> &str {
+    address
+        .strip_prefix("http://")
+        .or_else(|| address.strip_prefix("https://"))
+        .unwrap_or(address)
+        .trim_end_matches('/')
+}
+
+/// The transport to the collector (`SW_AGENT_PROTOCOL`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Protocol {
+    /// gRPC, the only one so far.
+    Grpc,
+}
+
+/// The authentication token: its `Debug` never shows it, so it stays out of logs.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Secret(String);
+
+impl Secret {
+    /// The token, for the reporter's metadata.
+    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Secret {
+    fn from(token: String) -> Self {
+        Secret(token)
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<set>")
+    }
+}
