@@ -6,9 +6,9 @@ use proc_macro2::Span;
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::{Expr, Ident, LitStr, Path, Token, Type, parenthesized};
+use syn::{Expr, Ident, LitStr, Path, Token, parenthesized};
 
-use crate::expand::FnShape;
+use crate::item::FnShape;
 
 mod kw {
     syn::custom_keyword!(name);
@@ -344,43 +344,4 @@ impl RawArgs {
             krate: self.krate.map(|(path, _)| path),
         })
     }
-}
-
-/// Whether `ty` names a `Result`: its last path segment is `Result` or ends in `Result`
-/// (`io::Result<T>`, `anyhow::Result<T>`, `fmt::Result`, an alias `DbResult<T>`).
-pub(crate) fn is_result(ty: &Type) -> bool {
-    match ty {
-        Type::Path(path) => path
-            .path
-            .segments
-            .last()
-            .is_some_and(|segment| segment.ident.to_string().ends_with("Result")),
-        Type::Paren(inner) => is_result(&inner.elem),
-        Type::Group(inner) => is_result(&inner.elem),
-        _ => false,
-    }
-}
-
-/// A short description of a type for error messages.
-pub(crate) fn describe(ty: &Type) -> String {
-    let mut text = quote::ToTokens::to_token_stream(ty).to_string();
-    for (from, to) in [
-        (" :: ", "::"),
-        (":: ", "::"),
-        (" < ", "<"),
-        (" <", "<"),
-        ("< ", "<"),
-        (" >", ">"),
-        (" ,", ","),
-        ("& ", "&"),
-        ("' ", "'"),
-    ] {
-        text = text.replace(from, to);
-    }
-    let text = if text.chars().count() > 60 {
-        format!("{}...", text.chars().take(57).collect::<String>())
-    } else {
-        text
-    };
-    format!("`{text}`")
 }

@@ -23,7 +23,7 @@ use syn::Expr;
 
 use crate::args::{Kind, TraceArgs};
 use crate::async_like::AsyncTail;
-use crate::expand::ItemFn;
+use crate::item::ItemFn;
 
 /// The item with the block, or `None` when no option holds an expression (the item is
 /// then emitted exactly as written).
@@ -113,7 +113,7 @@ fn mention<'a>(exprs: impl Iterator<Item = &'a Expr>, krate: Option<TokenStream>
 mod tests {
     use super::*;
     use crate::args::RawArgs;
-    use crate::expand::FnShape;
+    use crate::item::FnShape;
 
     fn disabled(args: TokenStream, tokens: TokenStream) -> Option<String> {
         let func: ItemFn = syn::parse2(tokens).unwrap();

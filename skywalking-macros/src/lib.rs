@@ -153,6 +153,7 @@ mod async_like;
 mod disabled;
 mod env;
 mod expand;
+mod item;
 
 /// Instruments a function with a span. See the [crate docs](crate) for the options.
 #[proc_macro_attribute]

@@ -192,7 +192,7 @@ impl AgentBuilder {
             config
                 .instance
                 .clone()
-                .unwrap_or_else(crate::reporter::encode::default_instance_name),
+                .unwrap_or_else(crate::reporter::management::default_instance_name),
         );
         for (what, name) in [
             ("service", &identity.service),

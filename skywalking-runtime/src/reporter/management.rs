@@ -4,7 +4,7 @@
 
 use skywalking_proto::v3::{InstancePingPkg, InstanceProperties, KeyStringValuePair};
 
-use super::encode::Identity;
+use crate::settings::Identity;
 
 /// Heartbeats between two instance-properties reports (the Java agent's
 /// `collector.properties_report_period_factor`).
@@ -19,7 +19,7 @@ pub(crate) fn instance_properties(identity: &Identity) -> InstanceProperties {
     };
     let mut properties = vec![
         pair("language", "rust".to_owned()),
-        pair("hostname", super::encode::hostname()),
+        pair("hostname", hostname()),
     ];
     properties.extend(ipv4_addresses().into_iter().map(|ip| pair("ipv4", ip)));
     properties.push(pair("OS Name", std::env::consts::OS.to_owned()));
@@ -75,6 +75,65 @@ fn local_addresses_in_fib_trie(text: &str) -> Vec<String> {
         }
     }
     found
+}
+
+/// OAP's limit on instance names: longer ones are cut, silently.
+pub(crate) const MAX_INSTANCE_NAME: usize = 70;
+
+/// `<32 hex>@<ipv4>`, as the Java and Go agents name instances (at most 48 bytes), or
+/// `<32 hex>@<hostname>` cut to OAP's 70-byte limit on a host with no IPv4 address.
+pub(crate) fn default_instance_name() -> String {
+    let host = ipv4_addresses().into_iter().next().unwrap_or_else(hostname);
+    instance_name(crate::id::Id::generate(), &host)
+}
+
+fn instance_name(id: crate::id::Id, host: &str) -> String {
+    let mut name = format!("{id}@{host}");
+    if name.len() > MAX_INSTANCE_NAME {
+        let mut at = MAX_INSTANCE_NAME;
+        while !name.is_char_boundary(at) {
+            at -= 1;
+        }
+        name.truncate(at);
+    }
+    name
+}
+
+/// The host's name, or `localhost` when it cannot be read.
+pub(crate) fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.trim().is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+                .ok()
+        })
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+#[cfg(test)]
+mod instance_name_tests {
+    use super::*;
+
+    #[test]
+    fn default_instance_names_fit_oaps_limit() {
+        let name = default_instance_name();
+        assert!(name.len() <= MAX_INSTANCE_NAME, "{name}");
+        let (id, host) = name.split_once('@').expect("<id>@<host>");
+        assert_eq!(id.len(), 32);
+        assert!(!host.is_empty());
+        // A Kubernetes pod name as long as a DNS label, with no IPv4 to use instead.
+        let long = format!("checkout-service-{}-7d9f8c6b5-x2x4q", "a".repeat(40));
+        let name = instance_name(crate::id::Id::generate(), &long);
+        assert_eq!(name.len(), MAX_INSTANCE_NAME);
+        assert_eq!(
+            instance_name(crate::id::Id::from_u128(1), "10.0.0.7"),
+            "00000000000000000000000000000001@10.0.0.7"
+        );
+    }
 }
 
 #[cfg(test)]

@@ -160,7 +160,7 @@ impl Context {
             sent_at_ms: None,
             limited_peer: Str::Borrowed(""),
         };
-        match pool::spare_context() {
+        match spare_context() {
             Some(mut ctx) => {
                 *ctx = fresh;
                 ctx
@@ -365,16 +365,28 @@ impl Context {
                 ));
             }
         }
-        pool::recycle_context(incoming);
+        recycle_context(incoming);
     }
 }
 
 thread_local! {
     static CURRENT: Cell<Option<Box<Context>>> = const { Cell::new(None) };
+    /// This thread's last finished context, reused by the next trace it starts.
+    static SPARE_CONTEXT: Cell<Option<Box<Context>>> = const { Cell::new(None) };
     /// Whether the installed context is unsampled: a flag without a destructor, so the
     /// unsampled path returns without touching `CURRENT`. Kept in step with every change
     /// of the installed context (a context's sampling decision never changes).
     static IN_UNSAMPLED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Keeps one finished context per thread for reuse.
+fn recycle_context(ctx: Box<Context>) {
+    let _ = SPARE_CONTEXT.try_with(|spare| spare.set(Some(ctx)));
+}
+
+/// A context from this thread's spare, if there is one.
+fn spare_context() -> Option<Box<Context>> {
+    SPARE_CONTEXT.try_with(Cell::take).ok().flatten()
 }
 
 #[inline]
@@ -483,7 +495,7 @@ pub(crate) fn close(handle: Handle) {
         let idle = ctx.close(handle, end);
         if idle && ctx.ephemeral {
             set_unsampled(None);
-            pool::recycle_context(ctx);
+            recycle_context(ctx);
         } else {
             slot.set(Some(ctx));
         }

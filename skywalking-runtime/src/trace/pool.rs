@@ -1,18 +1,15 @@
-//! HOT PATH. Where finished segments go, and the pools that let segments and contexts be
-//! reused.
+//! HOT PATH. Where finished segments go, and the pool that lets their buffers be reused.
 //!
 //! A finished segment is queued for the reporter in [`SEGMENTS`] (dropped and counted
 //! when the queue is full). After encoding, the reporter hands each segment back with
 //! [`recycle_segment`], so its span, tag and log buffers are reused by the next segment
-//! [`take_segment`] gives out. Each thread also keeps its last finished context for the
-//! next trace it starts.
+//! [`take_segment`] gives out.
 
 use std::cell::Cell;
 use std::sync::OnceLock;
 
 use crossbeam_queue::ArrayQueue;
 
-use super::context::Context;
 use crate::queue::BoundedQueue;
 use crate::record::{SegmentRecord, TraceId};
 use crate::stats;
@@ -36,7 +33,6 @@ fn pool() -> &'static ArrayQueue<Box<SegmentRecord>> {
 thread_local! {
     /// Spans in the last segment this thread finished.
     static LAST_SPANS: Cell<usize> = const { Cell::new(0) };
-    static SPARE_CONTEXT: Cell<Option<Box<Context>>> = const { Cell::new(None) };
 }
 
 /// A cleared segment for `trace_id`, from the pool when one is free.
@@ -82,14 +78,4 @@ pub(crate) fn recycle_segment(mut segment: Box<SegmentRecord>) {
         segment.logs.shrink_to(POOLED_SPAN_CAPACITY);
     }
     let _ = pool().push(segment);
-}
-
-/// Keeps one finished context per thread for reuse.
-pub(crate) fn recycle_context(ctx: Box<Context>) {
-    let _ = SPARE_CONTEXT.try_with(|spare| spare.set(Some(ctx)));
-}
-
-/// A context from this thread's spare, if there is one.
-pub(crate) fn spare_context() -> Option<Box<Context>> {
-    SPARE_CONTEXT.try_with(Cell::take).ok().flatten()
 }

@@ -4,11 +4,13 @@ use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use http::Response;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
 use super::status;
-use crate::integrations::support::CallSpan;
+use crate::integrations::support::{CallSpan, Outcome};
+use crate::trace::span::SpanRef;
 
 pin_project! {
     /// The body of a response that went through the [`ServerLayer`](super::ServerLayer)
@@ -108,5 +110,44 @@ where
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+/// The [`Outcome`] of a gRPC response head. The call is over when the head says how it
+/// ended: an error from the inner service, a status in the headers (a *trailers-only*
+/// response, which is how tonic sends a handler's `Err(Status)`), or a body that is
+/// already at its end. Otherwise the status comes in the body's trailers: the span goes
+/// on in the [`ResponseBody`], which records it and ends the span with the body.
+#[derive(Debug)]
+pub(super) enum GrpcStatus {}
+
+impl<B, E> Outcome<Result<Response<B>, E>> for GrpcStatus
+where
+    B: Body,
+    E: fmt::Display,
+{
+    type Output = Result<Response<ResponseBody<B>>, E>;
+
+    fn record(output: &Result<Response<B>, E>, span: SpanRef) -> bool {
+        match output {
+            Ok(response) => {
+                if let Some(code) = status::code_in(response.headers()) {
+                    status::record(span, code);
+                } else if response.body().is_end_stream() {
+                    status::record(span, status::code_of_http(response.status().as_u16()));
+                } else {
+                    return false;
+                }
+            }
+            Err(error) => span.record_error(error),
+        }
+        true
+    }
+
+    fn finish(output: Result<Response<B>, E>, span: Option<CallSpan>) -> Self::Output {
+        output.map(|response| {
+            let status = response.status().as_u16();
+            response.map(|body| ResponseBody::new(body, span, status))
+        })
     }
 }

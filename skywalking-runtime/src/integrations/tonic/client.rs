@@ -12,8 +12,8 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use super::body::GrpcStatus;
 use super::body::ResponseBody;
-use super::status::GrpcStatus;
 use crate::integrations::support::{self, CallSpan, Outbound, Traced};
 use crate::record::{SpanKind, component};
 

@@ -2,13 +2,9 @@
 //! [`Outcome`] of a gRPC response head.
 
 use std::borrow::Cow;
-use std::fmt;
 
-use http::{HeaderMap, Response};
-use http_body::Body;
+use http::HeaderMap;
 
-use super::body::ResponseBody;
-use crate::integrations::support::{CallSpan, Outcome};
 use crate::trace::span::SpanRef;
 
 /// The tag OAP reads a gRPC status from (and indexes for trace search).
@@ -83,45 +79,6 @@ pub(super) fn record(span: SpanRef, code: u16) {
     span.add_tag(TAG_STATUS, Cow::Borrowed(name(code)));
     if code != OK {
         span.set_error(true);
-    }
-}
-
-/// The [`Outcome`] of a gRPC response head. The call is over when the head says how it
-/// ended: an error from the inner service, a status in the headers (a *trailers-only*
-/// response, which is how tonic sends a handler's `Err(Status)`), or a body that is
-/// already at its end. Otherwise the status comes in the body's trailers: the span goes
-/// on in the [`ResponseBody`], which records it and ends the span with the body.
-#[derive(Debug)]
-pub(super) enum GrpcStatus {}
-
-impl<B, E> Outcome<Result<Response<B>, E>> for GrpcStatus
-where
-    B: Body,
-    E: fmt::Display,
-{
-    type Output = Result<Response<ResponseBody<B>>, E>;
-
-    fn record(output: &Result<Response<B>, E>, span: SpanRef) -> bool {
-        match output {
-            Ok(response) => {
-                if let Some(code) = code_in(response.headers()) {
-                    record(span, code);
-                } else if response.body().is_end_stream() {
-                    record(span, code_of_http(response.status().as_u16()));
-                } else {
-                    return false;
-                }
-            }
-            Err(error) => span.record_error(error),
-        }
-        true
-    }
-
-    fn finish(output: Result<Response<B>, E>, span: Option<CallSpan>) -> Self::Output {
-        output.map(|response| {
-            let status = response.status().as_u16();
-            response.map(|body| ResponseBody::new(body, span, status))
-        })
     }
 }
 
