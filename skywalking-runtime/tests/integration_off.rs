@@ -4,15 +4,13 @@
 //!
 //! This binary never starts an agent.
 
-// A counting global allocator is the one place tests need `unsafe`.
-#![allow(unsafe_code)]
-
 mod common;
+// The counting allocator is the one place tests need `unsafe`.
+#[allow(unsafe_code)]
+mod counting_alloc;
 #[path = "integration_support/grpc.rs"]
 mod grpc;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::pin;
@@ -26,39 +24,14 @@ use skywalking_proto::v3::configuration_discovery_service_client::ConfigurationD
 use skywalking_runtime::integrations::{hyper as sw_hyper, tonic as sw_tonic, tower as sw_tower};
 use tower::{Layer, Service, service_fn};
 
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting_alloc::Counting = counting_alloc::Counting;
 
 /// The allocations `f` makes on this thread.
 fn allocations_of<R>(f: impl FnOnce() -> R) -> (u64, R) {
-    let before = ALLOCATIONS.with(Cell::get);
+    let before = counting_alloc::allocations();
     let result = f();
-    (ALLOCATIONS.with(Cell::get) - before, result)
+    (counting_alloc::allocations() - before, result)
 }
 
 /// Polls `future` once: the services below answer without waiting.
