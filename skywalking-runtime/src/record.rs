@@ -265,14 +265,21 @@ pub(crate) fn operation_name(name: &str) -> &str {
 /// A peer as it leaves the process: cut to [`MAX_PEER_BYTES`] at a character boundary.
 #[inline]
 pub(crate) fn peer(peer: &str) -> &str {
-    if peer.len() <= MAX_PEER_BYTES {
-        return peer;
+    cut_bytes(peer, MAX_PEER_BYTES)
+}
+
+/// The longest prefix of `s` of at most `max_bytes` bytes that ends on a character
+/// boundary.
+#[inline]
+pub(crate) fn cut_bytes(s: &str, max_bytes: usize) -> &str {
+    if s.len() <= max_bytes {
+        return s;
     }
-    let mut at = MAX_PEER_BYTES;
-    while !peer.is_char_boundary(at) {
+    let mut at = max_bytes;
+    while !s.is_char_boundary(at) {
         at -= 1;
     }
-    &peer[..at]
+    &s[..at]
 }
 
 #[cfg(test)]

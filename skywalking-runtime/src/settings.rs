@@ -63,13 +63,8 @@ impl Identity {
 }
 
 fn cut_to(s: &mut String, max_bytes: usize) {
-    if s.len() > max_bytes {
-        let mut at = max_bytes;
-        while !s.is_char_boundary(at) {
-            at -= 1;
-        }
-        s.truncate(at);
-    }
+    let kept = crate::record::cut_bytes(s, max_bytes).len();
+    s.truncate(kept);
 }
 
 /// The trace ignore rules of `SW_AGENT_TRACE_IGNORE_PATH` and `SW_AGENT_IGNORE_SUFFIX`,

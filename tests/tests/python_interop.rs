@@ -26,7 +26,6 @@ use axum::routing::get;
 use skywalking_proto::v3::SpanType;
 use skywalking_runtime as sw;
 use skywalking_runtime::integrations::axum::ServerLayer;
-use skywalking_runtime::integrations::reqwest::RequestBuilderExt;
 use skywalking_testkit::MockCollector;
 use support::{PyService, REPORT, assert_linked, get_ok, only_span, segment_of, trace_ids};
 
@@ -42,22 +41,7 @@ struct Mid {
 
 /// rust-mid's `GET /mid`: answers `rust-mid <trace id>` and then py-back's answer.
 async fn mid(State(mid): State<Mid>) -> (StatusCode, String) {
-    let trace_id = sw::trace_id().map(|id| id.to_string()).unwrap_or_default();
-    let mut body = format!("{RUST_MID} {trace_id}\n");
-    match mid.client.get(&mid.back).send_traced().await {
-        Ok(response) => {
-            let status = response.status();
-            body += &response.text().await.unwrap_or_default();
-            if !status.is_success() {
-                return (StatusCode::BAD_GATEWAY, body);
-            }
-            (StatusCode::OK, body)
-        }
-        Err(error) => (
-            StatusCode::BAD_GATEWAY,
-            body + &format!("{RUST_MID}: GET {} failed: {error}\n", mid.back),
-        ),
-    }
+    support::answer_through(RUST_MID, &mid.client, &mid.back).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -50,7 +50,6 @@ use axum::routing::get;
 use skywalking_proto::v3::{SegmentObject, SpanType};
 use skywalking_runtime as sw;
 use skywalking_runtime::integrations::axum::ServerLayer;
-use skywalking_runtime::integrations::reqwest::RequestBuilderExt;
 use skywalking_runtime::propagation::Sw8;
 use skywalking_testkit::MockCollector;
 use support::{
@@ -99,22 +98,7 @@ async fn mid(State(mid): State<Mid>, uri: Uri, headers: HeaderMap) -> (StatusCod
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
         recording: sw::current_span().is_recording(),
     });
-    let trace_id = sw::trace_id().map(|id| id.to_string()).unwrap_or_default();
-    let mut body = format!("{RUST_MID} {trace_id}\n");
-    match mid.client.get(&mid.back).send_traced().await {
-        Ok(response) => {
-            let status = response.status();
-            body += &response.text().await.unwrap_or_default();
-            if !status.is_success() {
-                return (StatusCode::BAD_GATEWAY, body);
-            }
-            (StatusCode::OK, body)
-        }
-        Err(error) => (
-            StatusCode::BAD_GATEWAY,
-            body + &format!("{RUST_MID}: GET {} failed: {error}\n", mid.back),
-        ),
-    }
+    support::answer_through(RUST_MID, &mid.client, &mid.back).await
 }
 
 /// The one request rust-mid saw since the last call.

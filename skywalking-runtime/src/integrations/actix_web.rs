@@ -146,7 +146,7 @@ where
             return ResponseFuture::running(self.service.call(request), CallSpan::off());
         }
         if ignore::is_ignored(request.path()) {
-            return ResponseFuture::running(self.service.call(request), CallSpan::ignored());
+            return ResponseFuture::running(self.service.call(request), support::ignored());
         }
         let method = request.method().as_str();
         let name = match request.match_pattern() {

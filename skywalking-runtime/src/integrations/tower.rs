@@ -266,7 +266,7 @@ where
         let uri = (self.layer.uri)(&parts);
         if ignore::is_ignored(uri.path()) {
             let request = Request::from_parts(parts, body);
-            return ResponseFuture::running(self.inner.call(request), CallSpan::ignored());
+            return ResponseFuture::running(self.inner.call(request), support::ignored());
         }
         let tags = RequestTags {
             method: sw_http::method_tag(parts.method.as_str()),

@@ -89,13 +89,8 @@ pub(crate) fn default_instance_name() -> String {
 
 fn instance_name(id: crate::id::Id, host: &str) -> String {
     let mut name = format!("{id}@{host}");
-    if name.len() > MAX_INSTANCE_NAME {
-        let mut at = MAX_INSTANCE_NAME;
-        while !name.is_char_boundary(at) {
-            at -= 1;
-        }
-        name.truncate(at);
-    }
+    let kept = crate::record::cut_bytes(&name, MAX_INSTANCE_NAME).len();
+    name.truncate(kept);
     name
 }
 

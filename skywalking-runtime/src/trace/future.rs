@@ -20,36 +20,24 @@ use pin_project_lite::pin_project;
 
 use crate::clock;
 use crate::record::{
-    LogRecord, RefKind, RefRecord, SegmentId, SegmentIdDisplay, SpanKind, SpanLayer, Str, component,
+    RefKind, RefRecord, SegmentId, SegmentIdDisplay, SpanKind, SpanLayer, component,
 };
-use crate::trace::context::{self, Context, Handle, Opened, SpanInit};
-
-#[derive(Debug)]
-enum State {
-    /// Not polled yet: the span to open, and the context to continue if there is none.
-    Pending(SpanInit, Option<Box<Context>>),
-    /// The span lives in a context installed by an enclosing owner.
-    Child(Handle),
-    /// This future owns the context; `None` handle: it carries a context but no span.
-    Owner(Option<Box<Context>>, Option<Handle>),
-    Done,
-}
+use crate::trace::call::CallSpan;
+use crate::trace::context::{self, Context, SpanInit};
 
 pin_project! {
     /// A future with a span (or a carried context). Made by [`FutureExt`], [`spawn`] and
     /// `#[trace]` on an `async fn`.
+    ///
+    /// Its [`CallSpan`] opens on the first poll, is current (or its context installed)
+    /// during every poll, ends when the future completes, and, if the future is dropped
+    /// first, ends then as cancelled. The span is declared before the inner future, so
+    /// it is dropped (and closed) first, as the enclosing span of the inner one.
     #[must_use = "futures do nothing unless polled"]
     pub struct Instrumented<F> {
+        span: CallSpan,
         #[pin]
         inner: F,
-        state: State,
-    }
-
-    impl<F> PinnedDrop for Instrumented<F> {
-        fn drop(this: Pin<&mut Self>) {
-            let this = this.project();
-            cancel(this.state);
-        }
     }
 }
 
@@ -64,18 +52,15 @@ impl<F: std::fmt::Debug> std::fmt::Debug for Instrumented<F> {
 impl<F> Instrumented<F> {
     pub(crate) fn with_span(inner: F, init: SpanInit, incoming: Option<Box<Context>>) -> Self {
         Instrumented {
+            span: CallSpan::new(init, incoming),
             inner,
-            state: State::Pending(init, incoming),
         }
     }
 
     pub(crate) fn with_context(inner: F, ctx: Option<Box<Context>>) -> Self {
         Instrumented {
+            span: CallSpan::carrying(ctx),
             inner,
-            state: match ctx {
-                Some(ctx) => State::Owner(Some(ctx), None),
-                None => State::Done,
-            },
         }
     }
 }
@@ -86,140 +71,12 @@ impl<F: Future> Future for Instrumented<F> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
         let this = self.project();
-        if let State::Pending(..) = this.state {
-            let State::Pending(init, incoming) = std::mem::replace(this.state, State::Done) else {
-                unreachable!("checked above")
-            };
-            *this.state = match context::open_or_own(init, incoming) {
-                Opened::Child(handle) => State::Child(handle),
-                Opened::Owner(ctx, handle) => State::Owner(Some(ctx), Some(handle)),
-                Opened::Noop => State::Done,
-            };
+        let inner = this.inner;
+        let result = this.span.scope(|_| inner.poll(cx));
+        if result.is_ready() {
+            this.span.finish();
         }
-        match this.state {
-            State::Child(handle) => {
-                let handle = *handle;
-                let entered = Entered {
-                    handle,
-                    previous: context::enter(handle),
-                };
-                let result = this.inner.poll(cx);
-                drop(entered);
-                if result.is_ready() {
-                    context::close(handle);
-                    *this.state = State::Done;
-                }
-                result
-            }
-            State::Owner(slot, handle) => {
-                let Some(mut ctx) = slot.take() else {
-                    return this.inner.poll(cx);
-                };
-                if let Some(handle) = handle
-                    && ctx.owns(*handle)
-                {
-                    ctx.current = handle.id;
-                }
-                let installed = Installed {
-                    previous: Some(context::install(Some(ctx))),
-                    slot,
-                    handle: *handle,
-                };
-                let result = this.inner.poll(cx);
-                drop(installed);
-                if result.is_ready() {
-                    if let State::Owner(slot, handle) = this.state
-                        && let Some(mut ctx) = slot.take()
-                    {
-                        let end = clock::now_raw();
-                        if let Some(handle) = handle {
-                            ctx.close(*handle, end);
-                        }
-                        ctx.finish_segment(end);
-                    }
-                    *this.state = State::Done;
-                }
-                result
-            }
-            State::Pending(..) | State::Done => this.inner.poll(cx),
-        }
-    }
-}
-
-/// A child future's span made current for one poll. Restores the previous current span
-/// afterwards, and marks the span failed if the poll panicked.
-struct Entered {
-    handle: Handle,
-    previous: Option<i32>,
-}
-
-impl Drop for Entered {
-    #[inline]
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            context::with_span(self.handle, |s| s.is_error = true);
-        }
-        context::exit(self.handle, self.previous);
-    }
-}
-
-/// An owned context installed for one poll. Takes it back afterwards, even when the poll
-/// panics (the thread must not keep it), and then marks the span failed.
-struct Installed<'a> {
-    previous: Option<Option<Box<Context>>>,
-    slot: &'a mut Option<Box<Context>>,
-    handle: Option<Handle>,
-}
-
-impl Drop for Installed<'_> {
-    #[inline]
-    fn drop(&mut self) {
-        let mut ctx = context::install(self.previous.take().flatten());
-        if std::thread::panicking()
-            && let (Some(ctx), Some(handle)) = (ctx.as_mut(), self.handle)
-            && let Some(span) = ctx.span_mut(handle)
-        {
-            span.is_error = true;
-        }
-        *self.slot = ctx;
-    }
-}
-
-/// Closes the span of a future dropped before it completed.
-fn cancel(state: &mut State) {
-    let reason = || -> Vec<(Str, Str)> {
-        if std::thread::panicking() {
-            vec![
-                ("event".into(), "error".into()),
-                ("error.kind".into(), "panic".into()),
-            ]
-        } else {
-            vec![("event".into(), "cancelled".into())]
-        }
-    };
-    match std::mem::replace(state, State::Done) {
-        State::Child(handle) => {
-            if handle.is_recording() {
-                context::add_log(handle, reason(), std::thread::panicking());
-            }
-            context::close(handle);
-        }
-        State::Owner(Some(mut ctx), handle) => {
-            let end = clock::now_raw();
-            if let Some(handle) = handle {
-                let fields = reason();
-                let panicking = std::thread::panicking();
-                if let Some(segment) = ctx.segment_of(handle) {
-                    segment
-                        .logs
-                        .push((handle.id, LogRecord { time: end, fields }));
-                    segment.spans[handle.id as usize].is_error |= panicking;
-                }
-                ctx.close(handle, end);
-            }
-            ctx.finish_segment(end);
-        }
-        State::Owner(None, _) | State::Pending(..) | State::Done => {}
+        result
     }
 }
 

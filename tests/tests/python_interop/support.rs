@@ -312,3 +312,31 @@ pub(crate) fn dangling_refs(segments: &[SegmentObject]) -> Vec<String> {
     }
     dangling
 }
+
+/// What the Rust service in the middle answers: `<service> <trace id>`, then the answer
+/// of `back`, called with a traced reqwest request (a 502 when that call fails).
+pub(crate) async fn answer_through(
+    service: &str,
+    client: &reqwest::Client,
+    back: &str,
+) -> (axum::http::StatusCode, String) {
+    use skywalking_runtime::integrations::reqwest::RequestBuilderExt;
+    let trace_id = skywalking_runtime::trace_id()
+        .map(|id| id.to_string())
+        .unwrap_or_default();
+    let mut body = format!("{service} {trace_id}\n");
+    match client.get(back).send_traced().await {
+        Ok(response) => {
+            let status = response.status();
+            body += &response.text().await.unwrap_or_default();
+            if !status.is_success() {
+                return (axum::http::StatusCode::BAD_GATEWAY, body);
+            }
+            (axum::http::StatusCode::OK, body)
+        }
+        Err(error) => (
+            axum::http::StatusCode::BAD_GATEWAY,
+            body + &format!("{service}: GET {back} failed: {error}\n"),
+        ),
+    }
+}

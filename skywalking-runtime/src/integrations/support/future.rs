@@ -9,7 +9,7 @@ use std::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
 
-use super::span::{CallSpan, noop};
+use crate::trace::call::{CallSpan, noop};
 use crate::trace::span::SpanRef;
 
 /// What a traced call does on its first poll, inside its span just opened.

@@ -11,8 +11,8 @@
 //! CallSpan::off())`: no span, no allocation, no header read.
 
 mod future;
-mod span;
 
+pub(crate) use crate::trace::call::CallSpan;
 #[cfg(feature = "reqwest")]
 pub(crate) use future::Carrier;
 #[cfg(any(feature = "tower", feature = "actix-web", feature = "tonic"))]
@@ -22,7 +22,6 @@ pub(crate) use future::Outbound;
 #[cfg(any(feature = "tower", feature = "reqwest", feature = "actix-web"))]
 pub(crate) use future::Tags;
 pub(crate) use future::{Outcome, Traced};
-pub(crate) use span::CallSpan;
 
 #[cfg(any(feature = "tower", feature = "actix-web", feature = "tonic"))]
 use crate::propagation::Extractor;
@@ -40,4 +39,18 @@ pub(crate) fn is_enabled() -> bool {
 /// `traceparent`): read it before the request moves into the inner service.
 pub(crate) fn incoming<C: Extractor + ?Sized>(headers: &C) -> Option<Box<Context>> {
     crate::trace::remote::incoming_context(headers)
+}
+
+#[cfg(any(feature = "tower", feature = "actix-web", feature = "tonic"))]
+/// No span, in an unsampled context: a request the ignore rules drop. The spans opened
+/// while it runs, and the calls it makes, record nothing. Inside an active trace (the
+/// request is not a trace's first span) the call runs as is.
+pub(crate) fn ignored() -> CallSpan {
+    if crate::trace::context::has_current() {
+        return CallSpan::off();
+    }
+    CallSpan::carrying(Some(Context::boxed(
+        crate::record::TraceId::Local(crate::id::Id::generate()),
+        false,
+    )))
 }

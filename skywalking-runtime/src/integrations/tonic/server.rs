@@ -110,7 +110,7 @@ where
         }
         let path = request.uri().path();
         if ignore::is_ignored(path) {
-            return ServerResponseFuture::running(self.inner.call(request), CallSpan::ignored());
+            return ServerResponseFuture::running(self.inner.call(request), support::ignored());
         }
         let init = super::span_init(SpanKind::Entry, path, Cow::Borrowed(""), self.component);
         let span = CallSpan::new(init, support::incoming(request.headers()));

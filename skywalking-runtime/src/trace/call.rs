@@ -1,14 +1,13 @@
-//! [`CallSpan`]: the span of one call, opened on the call's first poll and ended when the
-//! call is over, which for a streaming response is after the future that opened it.
+//! HOT PATH. [`CallSpan`]: the span of one call or future, opened on its first poll and
+//! ended when it is over. [`Instrumented`](crate::Instrumented) holds one for the future
+//! it wraps; an integration's call holds one that may outlive the future that opened it
+//! (a gRPC call's span ends with the response body).
 
 use std::fmt;
 use std::mem::{self, ManuallyDrop};
 
 use crate::clock;
-use crate::record::LogRecord;
-use crate::record::Str;
-#[cfg(any(feature = "tower", feature = "actix-web", feature = "tonic"))]
-use crate::record::TraceId;
+use crate::record::{LogRecord, Str};
 use crate::trace::context::{self, Context, Handle, Opened, SpanInit};
 use crate::trace::span::{Span, SpanRef};
 
@@ -23,7 +22,7 @@ enum State {
     /// it is installed for a scope; `None` handle: a context without a span (an ignored
     /// request, run unsampled).
     Owner(Option<Box<Context>>, Option<Handle>),
-    /// No span and no context: the agent is off, or the call runs as is.
+    /// No span and no context: the agent is off, the call runs as is, or it is over.
     Off,
 }
 
@@ -66,27 +65,37 @@ impl CallSpan {
     }
 
     /// No span: the call runs as is.
+    #[cfg_attr(
+        not(any(
+            feature = "tower",
+            feature = "actix-web",
+            feature = "hyper",
+            feature = "reqwest",
+            feature = "tonic"
+        )),
+        allow(dead_code)
+    )]
     pub(crate) const fn off() -> Self {
         CallSpan { state: State::Off }
     }
 
-    #[cfg(any(feature = "tower", feature = "actix-web", feature = "tonic"))]
-    /// No span, in an unsampled context: a request the ignore rules drop. The spans
-    /// opened while it runs, and the calls it makes, record nothing. Inside an active
-    /// trace (the request is not a trace's first span) the call runs as is.
-    pub(crate) fn ignored() -> Self {
-        if context::has_current() {
-            return CallSpan::off();
-        }
-        let ctx = Context::boxed(TraceId::Local(crate::id::Id::generate()), false);
+    /// No span of its own, but `ctx` installed for every scope (a carried context, or
+    /// an unsampled one for a request the ignore rules drop); no context: [`off`].
+    ///
+    /// [`off`]: CallSpan::off
+    pub(crate) fn carrying(ctx: Option<Box<Context>>) -> Self {
         CallSpan {
-            state: State::Owner(Some(ctx), None),
+            state: match ctx {
+                Some(ctx) => State::Owner(Some(ctx), None),
+                None => State::Off,
+            },
         }
     }
 
     /// Runs `f` with the span current (opening it first if it is not open yet), passing
     /// it the span: `None` when there is neither span nor context (see
     /// [`off`](CallSpan::off)), a no-op span for an unsampled call.
+    #[inline]
     pub(crate) fn scope<R>(&mut self, f: impl FnOnce(Option<SpanRef>) -> R) -> R {
         if matches!(self.state, State::Pending(..)) {
             self.open();
@@ -123,7 +132,26 @@ impl CallSpan {
     }
 
     /// Ends the span now (and hands a segment it owns to the reporter).
+    #[cfg_attr(
+        not(any(
+            feature = "tower",
+            feature = "actix-web",
+            feature = "hyper",
+            feature = "reqwest",
+            feature = "tonic"
+        )),
+        allow(dead_code)
+    )]
     pub(crate) fn end(mut self) {
+        self.finish();
+    }
+
+    /// [`end`](CallSpan::end) in place: the span ends now, and this is [`off`] after
+    /// (for an owner that cannot give it up, such as a future's).
+    ///
+    /// [`off`]: CallSpan::off
+    #[inline]
+    pub(crate) fn finish(&mut self) {
         match mem::replace(&mut self.state, State::Off) {
             State::Child(handle) => context::close(handle),
             State::Owner(Some(mut ctx), handle) => {
@@ -137,6 +165,7 @@ impl CallSpan {
         }
     }
 
+    #[inline]
     fn open(&mut self) {
         if let State::Pending(init, incoming) = mem::replace(&mut self.state, State::Off) {
             self.state = match context::open_or_own(init, incoming) {
@@ -149,7 +178,21 @@ impl CallSpan {
 }
 
 impl Drop for CallSpan {
+    #[inline]
     fn drop(&mut self) {
+        // Ended, never opened, or off: nothing to close (the common case, kept inline).
+        if matches!(self.state, State::Off | State::Pending(..)) {
+            return;
+        }
+        self.cancel();
+    }
+}
+
+impl CallSpan {
+    /// Ends a span dropped before its call was over: `event=cancelled`, or
+    /// `event=error`, `error.kind=panic` while panicking.
+    #[cold]
+    fn cancel(&mut self) {
         let panicking = std::thread::panicking();
         let reason = || -> Vec<(Str, Str)> {
             if panicking {
@@ -197,7 +240,7 @@ fn span_ref(handle: Handle) -> SpanRef {
     ManuallyDrop::new(Span::from_handle(handle)).as_ref()
 }
 
-pub(super) fn noop() -> SpanRef {
+pub(crate) fn noop() -> SpanRef {
     span_ref(Handle::NOOP)
 }
 
@@ -209,6 +252,7 @@ struct Entered {
 }
 
 impl Drop for Entered {
+    #[inline]
     fn drop(&mut self) {
         if std::thread::panicking() {
             context::with_span(self.handle, |s| s.is_error = true);
@@ -226,6 +270,7 @@ struct Installed<'a> {
 }
 
 impl Drop for Installed<'_> {
+    #[inline]
     fn drop(&mut self) {
         let mut ctx = context::install(self.previous.take().flatten());
         if std::thread::panicking()
