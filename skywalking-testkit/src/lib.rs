@@ -86,6 +86,8 @@ mod collector;
 mod error;
 mod faults;
 mod net;
+#[cfg(feature = "servers")]
+pub mod servers;
 mod router;
 mod services;
 mod store;
