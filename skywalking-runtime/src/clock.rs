@@ -113,7 +113,7 @@ fn anchor_at(wall_ns: u64, raw: u64) {
 }
 
 /// Nanoseconds between two raw readings (0 if `end` is not after `start`).
-#[cfg(test)]
+#[cfg(any(test, feature = "prometheus"))]
 pub(crate) fn delta_ns(start: u64, end: u64) -> u64 {
     clock().clock.delta_as_nanos(start, end)
 }

@@ -39,6 +39,17 @@ pub enum Error {
     /// The reporter thread (or its runtime) could not be started.
     #[error("cannot start the skywalking-reporter thread: {0}")]
     Thread(#[source] std::io::Error),
+    /// The metrics listener (feature `prometheus`) could not listen on its address.
+    #[error("{variable}: cannot listen on {address}: {source}")]
+    Listen {
+        /// The variable that names the address.
+        variable: &'static str,
+        /// The address.
+        address: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// A lock was poisoned by a panic in another thread.
     #[error("the agent's state lock is poisoned")]
     Poisoned,

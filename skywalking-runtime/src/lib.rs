@@ -38,6 +38,7 @@
 //! | behaviour | follows |
 //! |---|---|
 //! | A trace that records nothing (unsampled, ignored path) sends **no `sw8`** downstream; `sw8-correlation` still travels | Java `IgnoredTracerContext`; Go never injects from a no-op span |
+//! | With `SW_AGENT_KEEP_ERRORS` / `SW_AGENT_KEEP_SLOW_MS`, a trace the sampler drops is recorded and each segment judged at its end (reported if a span failed or it was slow); once such a trace sends `sw8` or is carried into another task it is kept whole: **a segment a header or a reference names is always reported** | a header must name a segment OAP receives (PROTOCOL.md 10.1); OAP's `slowTraceSegmentThreshold` only sees what agents send |
 //! | Any valid incoming `sw8` is continued and recorded, whatever its sample flag | Java `ContextManager`, Go `plugins/core/tracing.go` ("always trace if the header exists") |
 //! | Past the span limit, an injected header names the real (size-limited) segment and its nearest recorded span | a header must name a segment OAP receives |
 //! | An entry span opened inside an active trace records the caller's `CrossProcess` reference; any span may carry several ([`SpanRef::continue_from`], for batch consumers) | Java `TracingContext.extract`; OAP `RPCAnalysisListener.parseEntry` treats an entry without a reference as called by `User` |
@@ -53,6 +54,35 @@
 //! | Reported logs carry a trace context only when a span of it records | OAP links a log to a trace it would never receive otherwise |
 //! | Meters: see [`meter`] for the MAL rule file OAP needs to keep them | OAP `MeterProcessor` keeps only meters a rule names |
 //!
+//! # Running in production
+//!
+//! - **Backend check**: at start the agent checks each collector address on a thread of
+//!   its own and logs one line per address, naming the variable to look at when OAP does
+//!   not answer. `check_backend` (feature `grpc`) gives the same report to a program, and
+//!   the `sw-check` binary (`cargo install skywalking-runtime`) to a shell.
+//! - **Dynamic configuration**: the gRPC reporter polls OAP's
+//!   `ConfigurationDiscoveryService` every
+//!   `SW_AGENT_COLLECTOR_GET_AGENT_DYNAMIC_CONFIG_INTERVAL` seconds (default 20) and
+//!   applies, at runtime, the keys OAP serves for this service:
+//!
+//! | key | value | replaces |
+//! |---|---|---|
+//! | `agent.sample_rate` | a number from 0 to 1 (the Go agent's key) | `SW_AGENT_SAMPLE` |
+//! | `agent.sample_n_per_3_secs` | traces per 3 s, 0 or less for no cap (the Java agent's key) | `SW_AGENT_SAMPLE_N_PER_3_SECS` |
+//! | `agent.trace.ignore_path` | Ant-style paths, comma-separated (Java) | `SW_AGENT_TRACE_IGNORE_PATH` |
+//! | `agent.ignore_suffix` | suffixes, comma-separated (Java) | `SW_AGENT_IGNORE_SUFFIX` |
+//! | `agent.span_limit_per_segment` | a positive integer (Java) | `SW_AGENT_SPAN_LIMIT` |
+//!
+//!   A bad value is logged and the value in force kept; a key OAP no longer serves goes
+//!   back to the local value; unknown keys are ignored. Nothing new is read on the hot
+//!   path: the sampler's atomics and the ignore rules' slot are replaced whole.
+//! - **Kubernetes**: `SW_AGENT_INSTANCE_PROPERTIES` (`key=value,...`, for the downward
+//!   API's namespace, pod and node) adds instance properties; `shutdown_signal` (feature
+//!   `signal`) resolves on SIGTERM or Ctrl-C, for a server's graceful shutdown, after
+//!   which the dropped [`Agent`] sends what is still queued. See `examples/kubernetes`.
+//! - **TLS** on with no CA path trusts the operating system's store (plus Mozilla's roots
+//!   with the feature `tls-webpki-roots`).
+//!
 //! # Architecture
 //!
 //! The modules form layers; each imports only from the layers below it:
@@ -60,14 +90,15 @@
 //! ```text
 //!  4  agent          the builder and the running Agent: wires everything below
 //!  3  config/        every option, declared once (env names, parser, default, docs)
-//!     reporter/      the reporter thread: drain, encode (wire.rs), gRPC or a Reporter
+//!     reporter/      the reporter thread: drain, encode (wire.rs), gRPC, Kafka or a Reporter
 //!  2  trace/         HOT: context (and its pools), span, future, remote (headers glue),
 //!                    sampling, panic hook
 //!     logs/          log capture and the ids for log lines
 //!     integrations/  one module per framework, on trace/ and settings only
 //!  1  queue          the bounded drop-and-count queue (segments, logs), reporter wake-up
 //!  0  settings       the statics the hot path reads, and every default
-//!     record, id, clock, stats, diag, error, propagation/ (header codecs), meter/
+//!     record, id, clock, stats, diag, error, propagation/ (header codecs), meter/,
+//!     signal (shutdown_signal)
 //! ```
 //!
 //! # Performance
@@ -88,6 +119,8 @@ pub mod meter;
 pub mod propagation;
 mod record;
 mod settings;
+#[cfg(feature = "signal")]
+mod signal;
 mod stats;
 // Layer 1: the bounded queues to the reporter.
 mod queue;
@@ -110,6 +143,12 @@ pub use logs::LogLevel;
 pub use logs::ids::{LogContext, NOT_AVAILABLE, segment_id, span_id, trace_id};
 pub use record::{SpanKind, SpanLayer, TraceId, component};
 pub use reporter::Reporter;
+#[cfg(feature = "grpc")]
+pub use reporter::check::{BackendStatus, CheckPhase, Diagnosis, check_backend};
+#[cfg(feature = "prometheus")]
+pub use reporter::prometheus;
+#[cfg(feature = "signal")]
+pub use signal::shutdown_signal;
 pub use skywalking_macros::trace;
 /// The SkyWalking v3 protocol messages, as [`Reporter`] receives them.
 pub use skywalking_proto as proto;

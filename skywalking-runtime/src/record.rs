@@ -65,6 +65,8 @@ pub mod component {
     pub const MONGODB: i32 = 9;
     /// `PostgreSQL`.
     pub const POSTGRESQL: i32 = 22;
+    /// `SQLite` (listed for Java and C#; OAP names the virtual database after it).
+    pub const SQLITE: i32 = 31;
     /// `kafka-producer`.
     pub const KAFKA_PRODUCER: i32 = 40;
     /// `kafka-consumer`.
@@ -182,9 +184,18 @@ pub(crate) struct SegmentRecord {
     /// span's that continued an incoming request inside an active trace (several per
     /// span for a batch consumer).
     pub(crate) refs: Vec<(i32, RefRecord)>,
+    /// Emptied strings of this segment's last references, capacity kept: the calling
+    /// thread that takes the segment from the pool decodes the next incoming reference
+    /// into them (see `trace::pool::take_text`), so a continued trace allocates no text
+    /// in steady state, and no text is freed on the reporter thread.
+    pub(crate) spare_text: Vec<String>,
     pub(crate) is_size_limited: bool,
     /// Spans still open; the segment is finished when this reaches 0.
     pub(crate) open: u32,
+    /// Whether the reporter sends it. False for a segment of an unsampled trace recorded
+    /// only so that the reporter thread can observe it (feature `prometheus`): the worker
+    /// drops it before encoding.
+    pub(crate) report: bool,
 }
 
 impl SegmentRecord {
@@ -197,8 +208,10 @@ impl SegmentRecord {
             tags: Vec::new(),
             logs: Vec::new(),
             refs: Vec::new(),
+            spare_text: Vec::new(),
             is_size_limited: false,
             open: 0,
+            report: true,
         }
     }
 
@@ -209,14 +222,56 @@ impl SegmentRecord {
         self.clear();
         self.is_size_limited = false;
         self.open = 0;
+        self.report = true;
     }
 
-    /// Empties the buffers, keeping their capacity.
+    /// Empties the buffers, keeping their capacity, and owned text (span names, tag
+    /// values, the texts of references: up to [`MAX_SPARE_TEXT`] strings of at most
+    /// [`MAX_SPARE_TEXT_CAPACITY`] bytes) in [`spare_text`](Self::spare_text).
     pub(crate) fn clear(&mut self) {
+        if self.spare_text.len() < MAX_SPARE_TEXT
+            && !(self.spans.is_empty() && self.tags.is_empty() && self.refs.is_empty())
+        {
+            self.keep_text();
+        }
         self.spans.clear();
         self.tags.clear();
         self.logs.clear();
         self.refs.clear();
+    }
+
+    /// Moves owned text out of the records into [`spare_text`](Self::spare_text), while
+    /// there is room.
+    fn keep_text(&mut self) {
+        let spare = &mut self.spare_text;
+        let mut keep = |text: &mut Str| {
+            if spare.len() < MAX_SPARE_TEXT
+                && let Cow::Owned(owned) = text
+                && owned.capacity() > 0
+                && owned.capacity() <= MAX_SPARE_TEXT_CAPACITY
+            {
+                let mut owned = std::mem::take(owned);
+                owned.clear();
+                spare.push(owned);
+            }
+            spare.len() < MAX_SPARE_TEXT
+        };
+        for (_, r) in &mut self.refs {
+            let _ = keep(&mut r.parent_service)
+                && keep(&mut r.parent_service_instance)
+                && keep(&mut r.parent_endpoint)
+                && keep(&mut r.network_address_used_at_peer);
+        }
+        for span in &mut self.spans {
+            if !keep(&mut span.name) {
+                return;
+            }
+        }
+        for (_, _, value) in &mut self.tags {
+            if !keep(value) {
+                return;
+            }
+        }
     }
 
     /// The name of the first entry span, else of the first span: what a child's
@@ -239,6 +294,13 @@ impl SegmentRecord {
         self.open = 0;
     }
 }
+
+/// Strings a pooled segment keeps for reuse: the four texts of one reference, and a
+/// few names and tag values (an HTTP entry span's name and `url`).
+pub(crate) const MAX_SPARE_TEXT: usize = 8;
+/// The largest string a pooled segment keeps for reuse: an `sw8` field is at most this
+/// long in practice (longer ones are freed, not kept).
+pub(crate) const MAX_SPARE_TEXT_CAPACITY: usize = 512;
 
 /// Operation names are cut to this many characters, as the Java agent cuts them; OAP's
 /// endpoint names have the same limit.
@@ -296,5 +358,56 @@ mod cut_tests {
         assert_eq!(peer("db:5432"), "db:5432");
         let wide = format!("{}é", "h".repeat(299));
         assert_eq!(peer(&wide), "h".repeat(299), "never inside a character");
+    }
+}
+
+#[cfg(test)]
+mod spare_text_tests {
+    use super::*;
+
+    fn span(name: Str) -> SpanRecord {
+        SpanRecord {
+            parent_id: -1,
+            start: 1,
+            end: 2,
+            kind: SpanKind::Entry,
+            layer: SpanLayer::Http,
+            component: component::HTTP,
+            is_error: false,
+            skip_analysis: false,
+            name,
+            peer: Cow::Borrowed(""),
+        }
+    }
+
+    #[test]
+    fn clearing_keeps_a_bounded_number_of_owned_emptied_strings() {
+        let mut segment = SegmentRecord::with_capacity(4);
+        segment.spans.push(span(Cow::Borrowed("static")));
+        segment
+            .spans
+            .push(span(Cow::Owned("GET /users/{id}".to_owned())));
+        segment
+            .spans
+            .push(span(Cow::Owned("x".repeat(MAX_SPARE_TEXT_CAPACITY + 1))));
+        for i in 0..MAX_SPARE_TEXT + 2 {
+            segment
+                .tags
+                .push((1, Cow::Borrowed("url"), Cow::Owned(format!("/users/{i}"))));
+        }
+        segment.clear();
+        assert!(segment.spans.is_empty() && segment.tags.is_empty());
+        assert_eq!(segment.spare_text.len(), MAX_SPARE_TEXT, "bounded");
+        assert!(
+            segment.spare_text.iter().all(|s| s.is_empty()
+                && s.capacity() > 0
+                && s.capacity() <= MAX_SPARE_TEXT_CAPACITY)
+        );
+        // Full: what comes later is freed, not kept.
+        segment
+            .tags
+            .push((0, Cow::Borrowed("k"), Cow::Owned("v".to_owned())));
+        segment.clear();
+        assert_eq!(segment.spare_text.len(), MAX_SPARE_TEXT);
     }
 }

@@ -16,8 +16,13 @@ use crate::propagation::CorrelationLimits;
 pub(crate) const DEFAULT_SERVICE: &str = "rust-service";
 /// The collector address when `SW_AGENT_COLLECTOR_BACKEND_SERVICES` is not set.
 pub(crate) const DEFAULT_BACKEND: &str = "127.0.0.1:11800";
+/// The Kafka brokers asked first (`SW_KAFKA_BOOTSTRAP_SERVERS`), as the Python agent's.
+pub(crate) const DEFAULT_KAFKA_BOOTSTRAP: &str = "localhost:9092";
 /// The heartbeat (`keepAlive`) period, `SW_AGENT_REPORTER_CHECK_INTERVAL`.
 pub(crate) const DEFAULT_CHECK_INTERVAL: Duration = Duration::from_secs(30);
+/// The period of dynamic configuration fetches,
+/// `SW_AGENT_COLLECTOR_GET_AGENT_DYNAMIC_CONFIG_INTERVAL` (the Java agent's default).
+pub(crate) const DEFAULT_CDS_INTERVAL: Duration = Duration::from_secs(20);
 /// The period of meter collection, `SW_AGENT_METER_COLLECT_INTERVAL`.
 pub(crate) const DEFAULT_METER_COLLECT_INTERVAL: Duration = Duration::from_secs(20);
 /// `SW_AGENT_IGNORE_SUFFIX`: the Java agent's list.
@@ -44,6 +49,7 @@ static CORRELATION_MAX_VALUE: AtomicUsize =
     AtomicUsize::new(CorrelationLimits::DEFAULT.max_value_size);
 static IDENTITY: RwLock<Option<Arc<Identity>>> = RwLock::new(None);
 static IGNORE: RwLock<Option<Arc<IgnoreRules>>> = RwLock::new(None);
+static INSTANCE_PROPERTIES: RwLock<Vec<(String, String)>> = RwLock::new(Vec::new());
 
 /// The service and instance names this process reports under.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -140,9 +146,109 @@ pub(crate) fn apply(settings: Applied) {
     CORRELATION_MAX_VALUE.store(settings.correlation.max_value_size, Ordering::Relaxed);
 }
 
+/// Replaces the ignore rules of the running agent at once (dynamic configuration): a
+/// request sees the old rules or the new ones, never a mix. Does nothing when no agent
+/// runs.
+#[cfg(feature = "grpc")]
+pub(crate) fn replace_ignore_rules(rules: IgnoreRules) {
+    if let Ok(mut slot) = IGNORE.write()
+        && slot.is_some()
+    {
+        *slot = Some(Arc::new(rules));
+    }
+}
+
+/// Changes the span limit of the running agent (dynamic configuration); segments under
+/// way keep the limit they read.
+#[cfg(feature = "grpc")]
+pub(crate) fn set_span_limit(limit: usize) {
+    SPAN_LIMIT.store(limit.max(1), Ordering::Relaxed);
+}
+
+/// Extra instance properties (`SW_AGENT_INSTANCE_PROPERTIES`), reported after the
+/// agent's own; set when the agent starts, read when the reporter introduces the
+/// instance.
+pub(crate) fn set_instance_properties(properties: Vec<(String, String)>) {
+    if let Ok(mut slot) = INSTANCE_PROPERTIES.write() {
+        *slot = properties;
+    }
+}
+
+/// The extra instance properties of the running agent.
+pub(crate) fn instance_properties() -> Vec<(String, String)> {
+    INSTANCE_PROPERTIES
+        .read()
+        .map(|p| p.clone())
+        .unwrap_or_default()
+}
+
 /// Drops the rules of a stopped agent (its identity stays for late log lines).
 pub(crate) fn clear_ignore_rules() {
     if let Ok(mut slot) = IGNORE.write() {
         *slot = None;
+    }
+}
+
+/// Whether redis exit spans carry the command's key (`SW_PLUGIN_REDIS_TRACE_KEY`).
+static REDIS_TRACE_KEY: AtomicBool = AtomicBool::new(false);
+
+/// Sets `SW_PLUGIN_REDIS_TRACE_KEY` when the agent starts.
+pub(crate) fn set_redis_trace_key(on: bool) {
+    REDIS_TRACE_KEY.store(on, Ordering::Relaxed);
+}
+
+/// Whether redis exit spans carry `cache.key` (read once per recorded command).
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+pub(crate) fn redis_trace_key() -> bool {
+    REDIS_TRACE_KEY.load(Ordering::Relaxed)
+}
+
+/// Bytes of a statement kept in `db.statement` by default (the Java agent's
+/// `plugin.jdbc.sql_body_max_length`).
+pub(crate) const DEFAULT_SQL_BODY_MAX_LENGTH: usize = 2048;
+/// Bytes of `db.sql.parameters` kept by default (the Java agent's
+/// `plugin.jdbc.sql_parameters_max_length`).
+pub(crate) const DEFAULT_SQL_PARAMETERS_MAX_LENGTH: usize = 512;
+
+/// How database exit spans record statements: `SW_PLUGIN_JDBC_SQL_BODY_MAX_LENGTH`,
+/// `SW_JDBC_TRACE_SQL_PARAMETERS` (0: off) and `SW_PLUGIN_JDBC_SQL_PARAMETERS_MAX_LENGTH`.
+static SQL_BODY_MAX: AtomicUsize = AtomicUsize::new(DEFAULT_SQL_BODY_MAX_LENGTH);
+static SQL_PARAMETERS_MAX: AtomicUsize = AtomicUsize::new(0);
+
+/// Sets the SQL options when the agent starts: the bytes of a statement kept, and of its
+/// parameters (`None`: parameters are not recorded).
+pub(crate) fn set_sql(body_max: usize, parameters_max: Option<usize>) {
+    SQL_BODY_MAX.store(body_max.max(1), Ordering::Relaxed);
+    SQL_PARAMETERS_MAX.store(parameters_max.map_or(0, |n| n.max(1)), Ordering::Relaxed);
+}
+
+/// Bytes of a statement kept in `db.statement`.
+#[cfg_attr(
+    not(any(
+        feature = "sqlx-postgres",
+        feature = "sqlx-mysql",
+        feature = "sqlx-sqlite",
+        feature = "tokio-postgres"
+    )),
+    allow(dead_code)
+)]
+pub(crate) fn sql_body_max() -> usize {
+    SQL_BODY_MAX.load(Ordering::Relaxed)
+}
+
+/// Bytes of `db.sql.parameters` kept, `None` when parameters are not recorded.
+#[cfg_attr(
+    not(any(
+        feature = "sqlx-postgres",
+        feature = "sqlx-mysql",
+        feature = "sqlx-sqlite",
+        feature = "tokio-postgres"
+    )),
+    allow(dead_code)
+)]
+pub(crate) fn sql_parameters_max() -> Option<usize> {
+    match SQL_PARAMETERS_MAX.load(Ordering::Relaxed) {
+        0 => None,
+        n => Some(n),
     }
 }

@@ -21,6 +21,10 @@ static SEND_ERRORS: AtomicU64 = AtomicU64::new(0);
 static AUTH_ERRORS: AtomicU64 = AtomicU64::new(0);
 static RECONNECTS: AtomicU64 = AtomicU64::new(0);
 static UNSAMPLED: AtomicU64 = AtomicU64::new(0);
+static KEPT_ERROR: AtomicU64 = AtomicU64::new(0);
+static KEPT_SLOW: AtomicU64 = AtomicU64::new(0);
+static KEPT_PROPAGATED: AtomicU64 = AtomicU64::new(0);
+static DISCARDED_UNSAMPLED: AtomicU64 = AtomicU64::new(0);
 static LOGS_QUEUED: AtomicU64 = AtomicU64::new(0);
 static LOGS_SENT: AtomicU64 = AtomicU64::new(0);
 static LOGS_DROPPED: AtomicU64 = AtomicU64::new(0);
@@ -54,6 +58,19 @@ pub struct Stats {
     pub reconnects: u64,
     /// Traces not sampled.
     pub traces_unsampled: u64,
+    /// Segments of unsampled traces reported because a span failed
+    /// (`SW_AGENT_KEEP_ERRORS`); they are then queued like any other segment.
+    pub segments_kept_error: u64,
+    /// Segments of unsampled traces reported because they took longer than
+    /// `SW_AGENT_KEEP_SLOW_MS`.
+    pub segments_kept_slow: u64,
+    /// Unsampled, recording traces kept whole from the moment they propagated (sent
+    /// `sw8` downstream or were carried into another task): a segment a header or a
+    /// reference names is always reported.
+    pub traces_kept_propagated: u64,
+    /// Segments of unsampled traces recorded (for the keep options) and then discarded:
+    /// no failed span, not slow, never propagated.
+    pub segments_discarded_unsampled: u64,
     /// Log records put on the log queue (see `SW_AGENT_LOG_REPORTER_LEVEL`).
     pub logs_queued: u64,
     /// Log records the collector accepted.
@@ -85,6 +102,10 @@ pub fn stats() -> Stats {
         auth_errors: AUTH_ERRORS.load(Ordering::Relaxed),
         reconnects: RECONNECTS.load(Ordering::Relaxed),
         traces_unsampled: UNSAMPLED.load(Ordering::Relaxed),
+        segments_kept_error: KEPT_ERROR.load(Ordering::Relaxed),
+        segments_kept_slow: KEPT_SLOW.load(Ordering::Relaxed),
+        traces_kept_propagated: KEPT_PROPAGATED.load(Ordering::Relaxed),
+        segments_discarded_unsampled: DISCARDED_UNSAMPLED.load(Ordering::Relaxed),
         logs_queued: LOGS_QUEUED.load(Ordering::Relaxed),
         logs_sent: LOGS_SENT.load(Ordering::Relaxed),
         logs_dropped: LOGS_DROPPED.load(Ordering::Relaxed),
@@ -126,6 +147,18 @@ pub(crate) fn reconnect() {
 }
 pub(crate) fn trace_unsampled() {
     UNSAMPLED.fetch_add(1, Ordering::Relaxed);
+}
+pub(crate) fn segment_kept_error() {
+    KEPT_ERROR.fetch_add(1, Ordering::Relaxed);
+}
+pub(crate) fn segment_kept_slow() {
+    KEPT_SLOW.fetch_add(1, Ordering::Relaxed);
+}
+pub(crate) fn trace_kept_propagated() {
+    KEPT_PROPAGATED.fetch_add(1, Ordering::Relaxed);
+}
+pub(crate) fn segment_discarded_unsampled() {
+    DISCARDED_UNSAMPLED.fetch_add(1, Ordering::Relaxed);
 }
 pub(crate) fn log_queued() {
     LOGS_QUEUED.fetch_add(1, Ordering::Relaxed);

@@ -6,10 +6,15 @@ mod common;
 mod counting_alloc;
 
 use counting_alloc::allocations;
-use skywalking_runtime::Span;
+use skywalking_runtime::propagation::Sw8Header;
+use skywalking_runtime::{Span, trace};
 
 #[global_allocator]
 static GLOBAL: counting_alloc::Counting = counting_alloc::Counting;
+
+/// The tests that make segments share the segment pool: run them one at a time, so
+/// that one test's segments (sized for its spans) do not grow in the other's.
+static POOL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn one_trace() {
     let root = Span::local("root");
@@ -22,9 +27,11 @@ fn one_trace() {
 
 #[test]
 fn spans_allocate_nothing_in_steady_state() {
+    let _pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
     let _memory = common::start();
-    // Warm up: thread-local state, the segment pool, buffer capacities.
-    for _ in 0..50 {
+    // Warm up: thread-local state, the segment pool, buffer capacities (every pooled
+    // segment, including the small ones the one-span test left, grows once here).
+    for _ in 0..250 {
         one_trace();
         assert!(common::flush(std::time::Duration::from_secs(5)));
     }
@@ -39,5 +46,114 @@ fn spans_allocate_nothing_in_steady_state() {
     assert_eq!(
         total, 0,
         "allocations in 200 traces of 101 spans with a tag each"
+    );
+}
+
+/// What the Java agent sends.
+const JAVA_SW8: &str = "1-ZGRkOTJmNTIyMDdjNDY4ZTljZDAzZGRkMTA3Y2Q1MzAuNjkuMTYxODEzMzExOTA0NzAwMDE=\
+    -ZGRkOTJmNTIyMDdjNDY4ZTljZDAzZGRkMTA3Y2Q1MzAuNjkuMTYxODEzMzExOTA0NzAwMDI=-3\
+    -b3JkZXItc2VydmljZQ==\
+    -ZGRkOTJmNTIyMDdjNDY4ZTljZDAzZGRkMTA3Y2Q1MzBAMTAuMC4wLjEy\
+    -e0dFVH0vb3JkZXJzL3tpZH0=-cGF5bWVudDo4MDgw";
+
+#[test]
+fn sw8_parsing_allocates_nothing() {
+    let mut endpoint = String::with_capacity(64);
+    let before = allocations();
+    for _ in 0..100 {
+        let header = Sw8Header::parse(std::hint::black_box(JAVA_SW8)).expect("valid");
+        assert!(
+            header
+                .trace_id()
+                .with_decoded(|id| id.ends_with(".16181331190470001"))
+        );
+        assert!(header.parent_service() == "order-service");
+        endpoint.clear();
+        header.parent_endpoint().decode_into(&mut endpoint);
+        // Rejected headers too (non-ASCII text takes another path).
+        assert!(Sw8Header::parse(&JAVA_SW8[1..]).is_err());
+        assert!(Sw8Header::parse("1-5pyN-//79-0-5pyN5Yqh-aQ-L2E-aDo4MA").is_err());
+    }
+    assert_eq!(allocations() - before, 0, "allocations in 100 parses");
+    assert_eq!(endpoint, "{GET}/orders/{id}");
+}
+
+/// A call that is its own trace: one span, one segment.
+#[trace]
+fn own_trace(n: u64) -> u64 {
+    std::hint::black_box(n) + 1
+}
+
+#[test]
+fn one_span_traces_allocate_nothing_per_segment_in_steady_state() {
+    let _pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    let _memory = common::start();
+    let warm_up = || {
+        for i in 0..50 {
+            own_trace(i);
+            drop(Span::local("own"));
+        }
+        assert!(common::flush(std::time::Duration::from_secs(5)));
+    };
+    warm_up();
+    let mut total = 0;
+    for round in 0..20 {
+        let before = allocations();
+        // Fewer segments than the pool holds, so every one comes from it.
+        for i in 0..50 {
+            own_trace(round * 50 + i);
+            drop(Span::local("own"));
+        }
+        total += allocations() - before;
+        // The reporter hands the segments back to the pool (outside the measurement).
+        assert!(common::flush(std::time::Duration::from_secs(5)));
+    }
+    assert_eq!(total, 0, "allocations in 2,000 one-span traces");
+}
+
+/// An entry span continuing an incoming `sw8`: the request a traced server answers.
+fn continued_request(carrier: &std::collections::BTreeMap<String, String>) {
+    let entry = Span::entry("GET /orders/{id}", carrier);
+    drop(Span::local("handler"));
+    drop(entry);
+}
+
+#[test]
+fn continuing_an_incoming_sw8_allocates_only_the_remote_ids_in_steady_state() {
+    let _pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    let _memory = common::start();
+    let carrier: std::collections::BTreeMap<String, String> =
+        [("sw8".to_owned(), JAVA_SW8.to_owned())].into();
+    let warm_up = || {
+        for _ in 0..50 {
+            continued_request(&carrier);
+        }
+        assert!(common::flush(std::time::Duration::from_secs(5)));
+    };
+    // Through more segments than the pool holds, so that every pooled segment has
+    // brought back the texts of a reference.
+    for _ in 0..25 {
+        warm_up();
+    }
+    let requests = 1_000;
+    let mut total = 0;
+    for _ in 0..requests / 50 {
+        let before = allocations();
+        // Fewer segments than the pool holds, so every one comes from it, with the
+        // reference texts of an earlier request to decode into.
+        for _ in 0..50 {
+            continued_request(&carrier);
+        }
+        total += allocations() - before;
+        // The reporter hands the segments back to the pool (outside the measurement).
+        assert!(common::flush(std::time::Duration::from_secs(5)));
+    }
+    // What is left: the remote trace id and parent segment id, one `Arc<str>` each
+    // (`TraceId::Remote` is public API). The four texts of the reference (service,
+    // instance, endpoint, address) and the segment come from the pools.
+    assert_eq!(
+        total,
+        2 * requests,
+        "allocations in {requests} continued requests (2 each)"
     );
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 fn layer(module: &str) -> Option<u8> {
     Some(match module {
         "clock" | "diag" | "error" | "id" | "meter" | "propagation" | "record" | "settings"
-        | "stats" => 0,
+        | "signal" | "stats" => 0,
         "queue" => 1,
         "trace" => 2,
         "logs" => 3,
@@ -17,6 +17,8 @@ fn layer(module: &str) -> Option<u8> {
         "reporter" => 5,
         "agent" => 6,
         "lib" => 7,
+        // Binaries use the crate's public API only.
+        "bin" => 8,
         _ => return None,
     })
 }

@@ -1,6 +1,7 @@
 //! The mock collector: its builder, its lifecycle (start, stop, restart) and its
 //! accessors over what it recorded.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
+use crate::cds::AgentConfigurations;
 use crate::faults::{FaultService, Faults};
 use crate::net::{self, Incoming};
 use crate::router::Router;
@@ -45,6 +47,7 @@ struct Inner {
     max_message_size: usize,
     faults: Arc<Faults>,
     store: Arc<Store>,
+    configurations: Arc<AgentConfigurations>,
     /// The current server generation; `None` while stopped. The async lock serialises
     /// stop and restart.
     running: tokio::sync::Mutex<Option<Running>>,
@@ -98,7 +101,7 @@ impl Inner {
             server = server.tls_config(tls.clone()).map_err(Error::Tls)?;
         }
         let router = Router::new(
-            Recorder::new(Arc::clone(&self.store)),
+            Recorder::new(Arc::clone(&self.store), Arc::clone(&self.configurations)),
             self.max_message_size,
         );
         let service = FaultService::new(router, Arc::clone(&self.faults), Arc::clone(&self.store));
@@ -153,6 +156,7 @@ pub struct Builder {
     max_message_size: usize,
     tls: Option<(Vec<u8>, Vec<u8>)>,
     client_ca: Option<Vec<u8>>,
+    configurations: Vec<(String, BTreeMap<String, String>)>,
 }
 
 impl Default for Builder {
@@ -165,6 +169,7 @@ impl Default for Builder {
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             tls: None,
             client_ca: None,
+            configurations: Vec::new(),
         }
     }
 }
@@ -180,6 +185,7 @@ impl fmt::Debug for Builder {
             .field("max_message_size", &self.max_message_size)
             .field("tls", &self.tls.is_some())
             .field("client_ca", &self.client_ca.is_some())
+            .field("agent_configurations", &self.configurations)
             .finish()
     }
 }
@@ -227,6 +233,19 @@ impl Builder {
         self
     }
 
+    /// Serves this agent configuration to `service` from the start; see
+    /// [`MockCollector::set_agent_configurations`].
+    pub fn agent_configurations<I, K, V>(mut self, service: impl Into<String>, pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        self.configurations
+            .push((service.into(), collect_pairs(pairs)));
+        self
+    }
+
     /// Binds this address instead of `127.0.0.1:0` (an ephemeral port).
     pub fn bind(mut self, addr: SocketAddr) -> Self {
         self.bind = addr;
@@ -264,12 +283,17 @@ impl Builder {
             source,
         })?;
         let store = Arc::new(Store::new());
+        let configurations = Arc::new(AgentConfigurations::default());
+        for (service, pairs) in self.configurations {
+            configurations.set(service, pairs);
+        }
         let mut inner = Inner {
             addr,
             tls,
             max_message_size: self.max_message_size,
             faults: Arc::new(Faults::new(self.token, self.fail_first, self.delay)),
             store,
+            configurations,
             running: tokio::sync::Mutex::new(None),
         };
         let running = inner.serve(listener)?;
@@ -394,6 +418,32 @@ impl MockCollector {
     /// The events received so far.
     pub fn events(&self) -> Vec<Event> {
         self.inner.store.read(|r| r.events.clone())
+    }
+
+    /// Sets the agent configuration `fetchConfigurations` answers to `service` (the
+    /// `SW_AGENT_NAME` of the agent asking), replacing any previous one, as an OAP
+    /// operator edits `configuration-discovery.default.agentConfigurations`. Keys and
+    /// values are the agent's (`agent.sample_rate`, `agent.sample_n_per_3_secs`,
+    /// `agent.trace.ignore_path`, ...); the collector does not check them.
+    ///
+    /// An agent polling with the UUID of the configuration it has gets an empty answer;
+    /// after this call its next poll gets the new pairs. Setting the same pairs again
+    /// keeps the UUID.
+    pub fn set_agent_configurations<I, K, V>(&self, service: impl Into<String>, pairs: I)
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        self.inner
+            .configurations
+            .set(service.into(), collect_pairs(pairs));
+    }
+
+    /// Removes the agent configuration of `service`: its agents get the empty
+    /// configuration and go back to their local settings.
+    pub fn remove_agent_configurations(&self, service: &str) {
+        self.inner.configurations.remove(service);
     }
 
     /// The configuration discovery requests received so far.
@@ -610,4 +660,16 @@ impl MockCollector {
                 waited: timeout,
             })
     }
+}
+
+fn collect_pairs<I, K, V>(pairs: I) -> BTreeMap<String, String>
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: Into<String>,
+    V: Into<String>,
+{
+    pairs
+        .into_iter()
+        .map(|(key, value)| (key.into(), value.into()))
+        .collect()
 }

@@ -45,8 +45,31 @@
 //! | `EventService` | `collect` | [`events`](MockCollector::events) |
 //! | `ConfigurationDiscoveryService` | `fetchConfigurations` | [`configuration_requests`](MockCollector::configuration_requests) |
 //!
-//! Every RPC answers an empty `Commands`, as OAP does when it has nothing to say.
-//! Anything else gets `UNIMPLEMENTED`. Stream items are recorded as they arrive.
+//! Every RPC answers an empty `Commands`, as OAP does when it has nothing to say, except
+//! `fetchConfigurations`, which answers with the agent configuration set for the
+//! service (see below). Anything else gets `UNIMPLEMENTED`. Stream items are recorded
+//! as they arrive.
+//!
+//! # Dynamic configuration
+//!
+//! [`MockCollector::set_agent_configurations`] (or
+//! [`Builder::agent_configurations`]) sets what `fetchConfigurations` answers for a
+//! service, as OAP's `configuration-discovery` module does: one
+//! `ConfigurationDiscoveryCommand` with `SerialNumber`, `UUID` and the pairs, or an
+//! empty `Commands` when the request carries the UUID of the current configuration. So
+//! a test can change an agent's sampling or ignore rules while it runs:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), skywalking_testkit::Error> {
+//! let collector = skywalking_testkit::MockCollector::start().await?;
+//! collector.set_agent_configurations(
+//!     "checkout",
+//!     [("agent.sample_rate", "0.1"), ("agent.trace.ignore_path", "/health,/static/**")],
+//! );
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! # Asserting on traces
 //!
@@ -82,13 +105,16 @@
 #![deny(unsafe_code)]
 #![doc(test(no_crate_inject, attr(deny(warnings, rust_2018_idioms))))]
 
+mod cds;
 mod collector;
 mod error;
 mod faults;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 mod net;
+mod router;
 #[cfg(feature = "servers")]
 pub mod servers;
-mod router;
 mod services;
 mod store;
 mod tree;

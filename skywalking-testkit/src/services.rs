@@ -1,5 +1,7 @@
 //! The v3 service implementations: each one records what it receives and answers with
-//! an empty `Commands`, as OAP does for trace, log and meter data.
+//! an empty `Commands`, as OAP does for trace, log and meter data;
+//! `fetchConfigurations` answers with the agent configurations set on the collector
+//! (see `cds.rs`).
 //!
 //! Stream items are recorded as they arrive (OAP also handles each `onNext` on its
 //! own), so a stream that fails half-way keeps what came before the failure, and the
@@ -20,17 +22,22 @@ use skywalking_proto::v3::{
 };
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::cds::AgentConfigurations;
 use crate::store::{Records, Store};
 
 /// Implements every served v3 service on top of one [`Store`].
 #[derive(Debug, Clone)]
 pub(crate) struct Recorder {
     store: Arc<Store>,
+    configurations: Arc<AgentConfigurations>,
 }
 
 impl Recorder {
-    pub(crate) fn new(store: Arc<Store>) -> Self {
-        Self { store }
+    pub(crate) fn new(store: Arc<Store>, configurations: Arc<AgentConfigurations>) -> Self {
+        Self {
+            store,
+            configurations,
+        }
     }
 
     /// Records each message of a client stream with `append`, until the stream ends.
@@ -127,7 +134,9 @@ impl ConfigurationDiscoveryService for Recorder {
         &self,
         request: Request<ConfigurationSyncRequest>,
     ) -> Result<Response<Commands>, Status> {
-        Ok(self.keep(request, |r, req| r.configuration_requests.push(req)))
+        let answer = self.configurations.answer(request.get_ref());
+        self.keep(request, |r, req| r.configuration_requests.push(req));
+        Ok(Response::new(answer))
     }
 }
 

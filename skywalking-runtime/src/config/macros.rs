@@ -92,6 +92,18 @@ impl Take<Vec<String>> for Vec<String> {
     }
 }
 
+impl Take<Vec<(String, String)>> for Vec<(String, String)> {
+    fn take(value: Vec<(String, String)>) -> Self {
+        value
+    }
+}
+
+impl<'a> View<'a, &'a [(String, String)]> for Vec<(String, String)> {
+    fn view(&'a self) -> &'a [(String, String)] {
+        self
+    }
+}
+
 impl<'a> View<'a, &'a str> for String {
     fn view(&'a self) -> &'a str {
         self
@@ -195,6 +207,16 @@ macro_rules! options {
         )*};
 
         impl Config {
+            /// Every environment variable the configuration reads (main names, then
+            /// their aliases), in the order of the table above.
+            ///
+            /// ```
+            /// use skywalking_runtime::Config;
+            ///
+            /// assert!(Config::VARIABLES.contains(&"SW_AGENT_COLLECTOR_BACKEND_SERVICES"));
+            /// ```
+            pub const VARIABLES: &'static [&'static str] = &[$($($var,)*)*];
+
             /// Overrides every option whose variable is set, in table order.
             pub(super) fn read_env<F: FnMut(&str) -> Option<String>>(
                 &mut self,

@@ -18,8 +18,12 @@ mod parse;
 
 pub use options::Config;
 pub(crate) use options::OPTIONS;
+pub(crate) use parse::Protocol;
 #[cfg(any(feature = "grpc", test))]
 pub(crate) use parse::strip_scheme;
+// The dynamic configuration (`reporter/cds.rs`) accepts what the variables accept.
+#[cfg(feature = "grpc")]
+pub(crate) use parse::{per_3_secs, positive, rate, split_list};
 
 use macros::Meta;
 
@@ -157,18 +161,60 @@ impl Config {
             }
             _ => {}
         }
-        if self.tls_enabled() && self.tls_ca_path.is_none() {
-            return invalid(
-                &OPTIONS.tls_ca_path,
-                String::new(),
-                "the path of the CA that signs the collector's certificate when TLS is on",
-            );
+        self.validate_kafka()
+    }
+
+    /// The Kafka options: checked whenever Kafka is the transport; Kafka in a build
+    /// without the `kafka` feature is an error naming `SW_AGENT_PROTOCOL`.
+    fn validate_kafka(&self) -> Result<(), Error> {
+        if self.protocol != parse::Protocol::Kafka {
+            return Ok(());
+        }
+        if cfg!(not(feature = "kafka")) {
+            return Err(Error::Config {
+                variable: OPTIONS.protocol.name(),
+                value: "kafka".to_owned(),
+                expected: "grpc (this build of skywalking-runtime lacks its `kafka` feature)",
+            });
+        }
+        if !parse::is_host_port_list(&self.kafka_bootstrap_servers) {
+            let option = &OPTIONS.kafka_bootstrap_servers;
+            return Err(Error::Config {
+                variable: option.name(),
+                value: self.kafka_bootstrap_servers.join(","),
+                expected: option.form,
+            });
+        }
+        let names = [
+            (&OPTIONS.kafka_namespace, self.kafka_namespace.as_deref()),
+            (
+                &OPTIONS.kafka_topic_segment,
+                Some(&*self.kafka_topic_segment),
+            ),
+            (
+                &OPTIONS.kafka_topic_management,
+                Some(&*self.kafka_topic_management),
+            ),
+            (&OPTIONS.kafka_topic_meter, Some(&*self.kafka_topic_meter)),
+            (&OPTIONS.kafka_topic_log, Some(&*self.kafka_topic_log)),
+        ];
+        for (option, name) in names {
+            if let Some(name) = name
+                && !parse::is_topic_name(name)
+            {
+                return Err(Error::Config {
+                    variable: option.name(),
+                    value: name.to_owned(),
+                    expected: "a Kafka topic name: letters, digits, '.', '_' and '-', at most 249",
+                });
+            }
         }
         Ok(())
     }
 
     /// Whether the reporter uses TLS: enabled explicitly, or implied by a CA path or a
     /// client certificate.
+    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
     pub(crate) fn tls_enabled(&self) -> bool {
         self.tls_enable || self.tls_ca_path.is_some() || self.tls_client_cert_path.is_some()
     }
@@ -198,6 +244,45 @@ mod tests {
 
     fn error_of(vars: &[(&str, &str)]) -> String {
         from(vars).expect_err("should fail").to_string()
+    }
+
+    #[test]
+    fn kafka_is_chosen_by_the_python_or_the_go_variable_and_checked_at_start() {
+        let config = from(&[
+            ("SW_AGENT_PROTOCOL", "Kafka"),
+            ("SW_KAFKA_BOOTSTRAP_SERVERS", "k1:9092, k2:9093"),
+            ("SW_KAFKA_NAMESPACE", "prod"),
+        ])
+        .unwrap();
+        assert_eq!(config.protocol, parse::Protocol::Kafka);
+        assert_eq!(config.kafka_bootstrap_servers(), ["k1:9092", "k2:9093"]);
+        assert_eq!(config.kafka_namespace(), Some("prod"));
+        let go = from(&[
+            ("SW_AGENT_REPORTER_TYPE", "kafka"),
+            ("SW_AGENT_REPORTER_KAFKA_BROKERS", "k3:9092"),
+            ("SW_AGENT_REPORTER_KAFKA_TOPIC_SEGMENT", "segs"),
+        ])
+        .unwrap();
+        assert_eq!(go.protocol, parse::Protocol::Kafka);
+        assert_eq!(go.kafka_bootstrap_servers(), ["k3:9092"]);
+        assert_eq!(go.kafka_topic_segment, "segs");
+        assert_eq!(from(&[]).unwrap().protocol, parse::Protocol::Grpc);
+
+        let checked = config.validate();
+        if cfg!(feature = "kafka") {
+            checked.unwrap();
+            let bad = from(&[
+                ("SW_AGENT_PROTOCOL", "kafka"),
+                ("SW_KAFKA_NAMESPACE", "a b"),
+            ])
+            .unwrap();
+            let message = bad.validate().unwrap_err().to_string();
+            assert!(message.contains("SW_KAFKA_NAMESPACE"), "{message}");
+        } else {
+            let message = checked.unwrap_err().to_string();
+            assert!(message.contains("SW_AGENT_PROTOCOL"), "{message}");
+            assert!(message.contains("`kafka` feature"), "{message}");
+        }
     }
 
     #[test]
@@ -365,7 +450,10 @@ mod tests {
                 "1kb",
                 "non-negative integer",
             ),
-            ("SW_AGENT_PROTOCOL", "kafka", "grpc"),
+            ("SW_AGENT_PROTOCOL", "http", "grpc or kafka"),
+            ("SW_AGENT_REPORTER_TYPE", "pulsar", "grpc or kafka"),
+            ("SW_KAFKA_BOOTSTRAP_SERVERS", "kafka", "host:port"),
+            ("SW_AGENT_REPORTER_KAFKA_BROKERS", "kafka:x", "host:port"),
             ("SW_AGENT_DISABLE", "nope", "true or false"),
             ("SW_LOG_LEVEL", "loud", "off, error, warn"),
             ("SW_AGENT_LOG_REPORTER_LEVEL", "fatal", "off, error, warn"),
@@ -401,6 +489,59 @@ mod tests {
             assert!(message.contains(value), "{var}: {message}");
             assert!(message.contains(form), "{var}: {message}");
         }
+    }
+
+    #[test]
+    fn instance_properties_and_the_cds_period() {
+        let config = from(&[
+            (
+                "SW_AGENT_INSTANCE_PROPERTIES",
+                "namespace=shop, pod = checkout-7d9f-x2x4q,node=,expr=a=b",
+            ),
+            (
+                "SW_AGENT_COLLECTOR_GET_AGENT_DYNAMIC_CONFIG_INTERVAL",
+                "0.5",
+            ),
+        ])
+        .unwrap();
+        let pairs: Vec<(&str, &str)> = config
+            .instance_properties
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("namespace", "shop"),
+                ("pod", "checkout-7d9f-x2x4q"),
+                ("node", ""),
+                ("expr", "a=b")
+            ]
+        );
+        assert_eq!(config.cds_interval, Duration::from_millis(500));
+        assert_eq!(Config::default().cds_interval, Duration::from_secs(20));
+        // Go's name, and 0 or less for off.
+        let off = from(&[("SW_AGENT_REPORTER_GRPC_CDS_FETCH_INTERVAL", "-1")]).unwrap();
+        assert_eq!(off.cds_interval, Duration::ZERO);
+        for (var, value) in [
+            ("SW_AGENT_INSTANCE_PROPERTIES", "namespace"),
+            ("SW_AGENT_INSTANCE_PROPERTIES", "=value"),
+            (
+                "SW_AGENT_COLLECTOR_GET_AGENT_DYNAMIC_CONFIG_INTERVAL",
+                "20s",
+            ),
+        ] {
+            let message = error_of(&[(var, value)]);
+            assert!(message.contains(var), "{message}");
+        }
+    }
+
+    #[test]
+    fn variables_lists_every_name_and_alias() {
+        assert!(Config::VARIABLES.contains(&"SW_AGENT_NAME"));
+        assert!(Config::VARIABLES.contains(&"SW_AGENT_REPORTER_GRPC_BACKEND_SERVICE"));
+        assert!(Config::VARIABLES.contains(&"SW_AGENT_INSTANCE_PROPERTIES"));
+        assert!(Config::VARIABLES.contains(&"SW_LOG_LEVEL"));
     }
 
     #[test]
@@ -445,15 +586,12 @@ mod tests {
             "{message}"
         );
 
+        // TLS with no CA path trusts the system's roots.
         let config = Config {
             tls_enable: true,
             ..Config::default()
         };
-        let message = config.validate().unwrap_err().to_string();
-        assert!(
-            message.contains("SW_AGENT_REPORTER_GRPC_TLS_CA_PATH"),
-            "{message}"
-        );
+        config.validate().unwrap();
 
         let config = Config {
             backends: vec!["nowhere".into()],

@@ -66,6 +66,53 @@ pub(crate) fn seconds(value: &str) -> Option<Duration> {
         .map(Duration::from_secs_f64)
 }
 
+/// A finite number of seconds below 10^9 (fractions allowed), where 0 or less (the Java
+/// agent's `-1`) means off, kept as [`Duration::ZERO`].
+pub(crate) fn seconds_or_off(value: &str) -> Option<Duration> {
+    let secs = value
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s < 1e9)?;
+    Some(Duration::from_secs_f64(secs.max(0.0)))
+}
+
+/// `key=value` pairs separated by commas: keys trimmed and non-empty, values trimmed
+/// (possibly empty); empty items are skipped. The first `=` splits, so a value may hold
+/// more of them.
+pub(crate) fn key_values(value: &str) -> Option<Vec<(String, String)>> {
+    split_list(value)
+        .iter()
+        .map(|item| {
+            let (key, value) = item.split_once('=')?;
+            let key = key.trim();
+            (!key.is_empty()).then(|| (key.to_owned(), value.trim().to_owned()))
+        })
+        .collect()
+}
+
+/// An address to listen on, `ip:port` (`0.0.0.0:9464` for every interface, `[::1]:9464`).
+pub(crate) fn socket_address(value: &str) -> Option<String> {
+    value
+        .parse::<std::net::SocketAddr>()
+        .is_ok()
+        .then(|| value.to_owned())
+}
+
+/// Histogram bucket bounds in seconds: a comma-separated list of positive, finite,
+/// strictly increasing numbers.
+pub(crate) fn buckets(value: &str) -> Option<Vec<f64>> {
+    let bounds = value
+        .split(',')
+        .map(|b| {
+            b.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|b| b.is_finite() && *b > 0.0)
+        })
+        .collect::<Option<Vec<f64>>>()?;
+    (!bounds.is_empty() && bounds.windows(2).all(|w| w[0] < w[1])).then_some(bounds)
+}
+
 /// `true`/`false`, `1`/`0`, `yes`/`no` or `on`/`off`, any case.
 pub(crate) fn boolean(value: &str) -> Option<bool> {
     match value.to_ascii_lowercase().as_str() {
@@ -75,9 +122,26 @@ pub(crate) fn boolean(value: &str) -> Option<bool> {
     }
 }
 
-/// `grpc`, any case: the only transport so far.
-pub(crate) fn grpc(value: &str) -> Option<Protocol> {
-    value.eq_ignore_ascii_case("grpc").then_some(Protocol::Grpc)
+/// `grpc` or `kafka`, any case. Kafka parses in any build; starting the agent with it
+/// in a build without the `kafka` feature is an error naming the variable.
+pub(crate) fn protocol(value: &str) -> Option<Protocol> {
+    if value.eq_ignore_ascii_case("grpc") {
+        Some(Protocol::Grpc)
+    } else if value.eq_ignore_ascii_case("kafka") {
+        Some(Protocol::Kafka)
+    } else {
+        None
+    }
+}
+
+/// Whether `name` is a legal Kafka topic name (or namespace prefix): 1 to 249 of
+/// `[a-zA-Z0-9._-]`, as Kafka's `Topic.validate` demands.
+pub(crate) fn is_topic_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 249
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// The level of the agent's own diagnostics.
@@ -136,8 +200,10 @@ pub(crate) fn strip_scheme(address: &str) -> &str {
 /// The transport to the collector (`SW_AGENT_PROTOCOL`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Protocol {
-    /// gRPC, the only one so far.
+    /// gRPC, to the collector addresses.
     Grpc,
+    /// Kafka, to the topics OAP's kafka-fetcher reads (feature `kafka`).
+    Kafka,
 }
 
 /// The authentication token: its `Debug` never shows it, so it stays out of logs.
@@ -161,5 +227,53 @@ impl From<String> for Secret {
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("<set>")
+    }
+}
+
+/// The upper bounds (seconds) of the latency histogram's buckets (feature `prometheus`):
+/// positive, finite and increasing, whatever a builder passed (the rest is dropped).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Buckets(Vec<f64>);
+
+impl Buckets {
+    /// The default bounds, suited to RPC latency: 1 ms to 10 s.
+    pub(crate) const DEFAULT: [f64; 13] = [
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    ];
+
+    /// The bounds, increasing.
+    #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+    pub(crate) fn bounds(&self) -> &[f64] {
+        &self.0
+    }
+}
+
+impl Default for Buckets {
+    fn default() -> Self {
+        Buckets(Buckets::DEFAULT.to_vec())
+    }
+}
+
+impl<I: IntoIterator<Item = f64>> super::macros::Take<I> for Buckets {
+    fn take(value: I) -> Self {
+        let mut bounds: Vec<f64> = value
+            .into_iter()
+            .filter(|b| b.is_finite() && *b > 0.0)
+            .collect();
+        bounds.sort_by(f64::total_cmp);
+        bounds.dedup();
+        Buckets(bounds)
+    }
+}
+
+#[cfg(test)]
+mod bucket_tests {
+    use super::Buckets;
+    use crate::config::macros::Take;
+
+    #[test]
+    fn a_builder_s_bounds_are_kept_positive_finite_and_increasing() {
+        let buckets: Buckets = Take::take(vec![1.0, f64::NAN, 0.5, -1.0, 0.5, f64::INFINITY]);
+        assert_eq!(buckets.bounds(), [0.5, 1.0]);
     }
 }

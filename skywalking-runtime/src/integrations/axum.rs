@@ -108,7 +108,7 @@ impl ServerLayer {
     pub fn new() -> Self {
         ServerLayer {
             inner: sw_tower::ServerLayer::new()
-                .with_operation_name(operation_name)
+                .with_operation_fn(operation_name)
                 .with_uri_of(original_uri),
         }
     }

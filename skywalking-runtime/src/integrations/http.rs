@@ -106,9 +106,12 @@ pub(crate) fn status_tag(status: u16) -> Cow<'static, str> {
     })
 }
 
-/// `METHOD route`: the operation name of an entry span.
+/// `METHOD route`: the operation name of an entry span. Written into a spare string
+/// of this thread (see [`crate::trace::pool::take_text`]): in steady state, the text of
+/// spans the reporter is done with, so naming a span allocates nothing.
 pub(crate) fn operation_name(method: &str, route: &str) -> Cow<'static, str> {
-    let mut name = String::with_capacity(method.len() + 1 + route.len());
+    let mut name = crate::trace::pool::take_text();
+    name.reserve(method.len() + 1 + route.len());
     name.push_str(method);
     name.push(' ');
     name.push_str(route);
@@ -116,24 +119,26 @@ pub(crate) fn operation_name(method: &str, route: &str) -> Cow<'static, str> {
 }
 
 /// The `url` tag for a request target: `scheme://authority/path` when the target names
-/// them, else the path; never the query.
+/// them, else the path; never the query. Written into a spare string, as
+/// [`operation_name`].
 pub(crate) fn url_tag(
     scheme: Option<&str>,
     authority: Option<&str>,
     path: &str,
 ) -> Cow<'static, str> {
     let path = if path.is_empty() { "/" } else { path };
+    let mut url = crate::trace::pool::take_text();
     match (scheme, authority) {
         (Some(scheme), Some(authority)) => {
-            let mut url = String::with_capacity(scheme.len() + 3 + authority.len() + path.len());
+            url.reserve(scheme.len() + 3 + authority.len() + path.len());
             url.push_str(scheme);
             url.push_str("://");
             url.push_str(authority);
             url.push_str(path);
-            Cow::Owned(url)
         }
-        _ => Cow::Owned(path.to_owned()),
+        _ => url.push_str(path),
     }
+    Cow::Owned(url)
 }
 
 #[cfg(any(feature = "hyper", feature = "reqwest"))]

@@ -11,6 +11,10 @@
 //! | `tonic` | `tonic` | gRPC `ServerLayer` and `ClientLayer`: spans named by the method, `rpc.status_code` from headers or trailers |
 //! | `tracing` | `tracing` | `TracingLayer`: `tracing` spans as local spans, events as logs; `WithTraceIds` for log lines |
 //! | `log` | `log` | `SkyWalkingLogger`: trace ids on `log` records, and log reporting |
+//! | `redis` | `redis` | `TracedConnection`: a redis-rs async connection whose commands and pipelines are Cache exit spans (`Redis/GET`) |
+//! | `tokio-postgres` | `tokio_postgres` | `TracedClient`: a tokio-postgres client or transaction whose queries, prepares and transaction statements are Database exit spans |
+//! | `sqlx` (`sqlx-postgres`, `sqlx-mysql`, `sqlx-sqlite`) | `sqlx` | `TracedPool`: a sqlx pool (also an `Executor`) whose statements are Database exit spans (`PostgreSQL/sqlx/execute`), on the pool or, through `on()`, on its connections and transactions; the pool's `datasource` meters |
+//! | `rskafka`, `rdkafka` | `kafka` | producer exit spans writing `sw8` into record headers, one consumer entry span per polled batch with a reference per traced message |
 //!
 //! Every module names its types the same way: `ServerLayer` / `ServerService<S>` /
 //! `ResponseFuture<F>` for servers, `ClientLayer` / `ClientService<S>` /
@@ -63,7 +67,12 @@ mod ignore;
     feature = "tower",
     feature = "reqwest",
     feature = "actix-web",
-    feature = "tonic"
+    feature = "tonic",
+    feature = "redis",
+    feature = "tokio-postgres",
+    feature = "sqlx-postgres",
+    feature = "sqlx-mysql",
+    feature = "sqlx-sqlite"
 ))]
 mod support;
 
@@ -73,10 +82,22 @@ pub mod actix_web;
 pub mod axum;
 #[cfg(feature = "hyper")]
 pub mod hyper;
+#[cfg(any(feature = "rskafka", feature = "rdkafka"))]
+pub mod kafka;
 #[cfg(feature = "log")]
 pub mod log;
+#[cfg(feature = "redis")]
+pub mod redis;
 #[cfg(feature = "reqwest")]
 pub mod reqwest;
+#[cfg(any(
+    feature = "sqlx-postgres",
+    feature = "sqlx-mysql",
+    feature = "sqlx-sqlite"
+))]
+pub mod sqlx;
+#[cfg(feature = "tokio-postgres")]
+pub mod tokio_postgres;
 #[cfg(feature = "tonic")]
 pub mod tonic;
 #[cfg(feature = "tower")]

@@ -118,8 +118,26 @@ use super::http::{self as sw_http, HttpStatus, RequestTags};
 use super::ignore;
 use super::support::{self, CallSpan, Inbound, Traced};
 
-/// Names the entry span of a request from its head.
-type OperationName = Arc<dyn Fn(&Parts) -> Cow<'static, str> + Send + Sync>;
+/// A naming closure, shared by every clone of the service.
+type SharedName = Arc<dyn Fn(&Parts) -> Cow<'static, str> + Send + Sync>;
+
+/// Names the entry span of a request from its head: a plain function (the built-in
+/// namings; copying it costs nothing) or a closure shared by every clone of the service.
+#[derive(Clone)]
+enum OperationName {
+    Fn(fn(&Parts) -> Cow<'static, str>),
+    Shared(SharedName),
+}
+
+impl OperationName {
+    #[inline]
+    fn of(&self, parts: &Parts) -> Cow<'static, str> {
+        match self {
+            OperationName::Fn(name) => name(parts),
+            OperationName::Shared(name) => name(parts),
+        }
+    }
+}
 
 /// The URI the ignore rules and the `url` tag read (axum: the one before nesting).
 pub(crate) type UriOf = fn(&Parts) -> &Uri;
@@ -135,7 +153,7 @@ fn request_uri(parts: &Parts) -> &Uri {
 
 /// A [`Layer`] that gives every request an entry span (see the [module docs](self)).
 ///
-/// Cheap to clone: the naming function is shared.
+/// Cheap to clone: a naming closure is shared, a plain function copied.
 #[derive(Clone)]
 #[must_use]
 pub struct ServerLayer {
@@ -162,7 +180,7 @@ impl ServerLayer {
     /// The layer, naming spans `METHOD /path`, component 49 (`http`).
     pub fn new() -> Self {
         ServerLayer {
-            name: Arc::new(method_and_path),
+            name: OperationName::Fn(method_and_path),
             uri: request_uri,
             component: sw_http::HTTP_SERVER,
         }
@@ -183,7 +201,15 @@ impl ServerLayer {
     where
         N: Fn(&Parts) -> Cow<'static, str> + Send + Sync + 'static,
     {
-        self.name = Arc::new(name);
+        self.name = OperationName::Shared(Arc::new(name));
+        self
+    }
+
+    /// [`with_operation_name`](Self::with_operation_name) for a plain function, which
+    /// the service's clones (one per request in axum) copy rather than share.
+    #[cfg(feature = "axum")]
+    pub(crate) fn with_operation_fn(mut self, name: fn(&Parts) -> Cow<'static, str>) -> Self {
+        self.name = OperationName::Fn(name);
         self
     }
 
@@ -260,7 +286,7 @@ where
     /// returned future is first polled (see the [module docs](self)).
     fn call(&mut self, request: Request<B>) -> Self::Future {
         if !support::is_enabled() {
-            return ResponseFuture::running(self.inner.call(request), CallSpan::off());
+            return ResponseFuture::direct(self.inner.call(request));
         }
         let (parts, body) = request.into_parts();
         let uri = (self.layer.uri)(&parts);
@@ -276,11 +302,13 @@ where
                 uri.path(),
             ),
         };
-        let init = sw_http::entry_init((self.layer.name)(&parts), self.layer.component);
+        let init = sw_http::entry_init(self.layer.name.of(&parts), self.layer.component);
         let span = CallSpan::new(init, support::incoming(&parts.headers));
         let inner = self.inner.call(Request::from_parts(parts, body));
         ResponseFuture {
-            inner: Traced::new(Inbound::new(inner, tags), span),
+            inner: Inner::Traced {
+                future: Traced::new(Inbound::new(inner, tags), span),
+            },
         }
     }
 }
@@ -288,11 +316,20 @@ where
 pin_project! {
     /// The response future of [`ServerService`]: the inner future, run inside the
     /// request's entry span (opened on the first poll, current during each poll, ended
-    /// with the response).
+    /// with the response); with no agent recording, the inner future as is.
     #[must_use = "futures do nothing unless polled"]
     pub struct ResponseFuture<F> {
         #[pin]
-        inner: Traced<Inbound<F, RequestTags>, F, HttpStatus>,
+        inner: Inner<F>,
+    }
+}
+
+pin_project! {
+    #[project = InnerProj]
+    enum Inner<F> {
+        // No agent recording: nothing to do but poll.
+        Direct { #[pin] future: F },
+        Traced { #[pin] future: Traced<Inbound<F, RequestTags>, F, HttpStatus> },
     }
 }
 
@@ -305,7 +342,17 @@ impl<F> fmt::Debug for ResponseFuture<F> {
 impl<F: Future> ResponseFuture<F> {
     fn running(inner: F, span: CallSpan) -> Self {
         ResponseFuture {
-            inner: Traced::running(inner, span),
+            inner: Inner::Traced {
+                future: Traced::running(inner, span),
+            },
+        }
+    }
+
+    /// The inner future alone: the agent is off.
+    #[inline]
+    fn direct(future: F) -> Self {
+        ResponseFuture {
+            inner: Inner::Direct { future },
         }
     }
 }
@@ -319,6 +366,9 @@ where
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project().inner.poll(cx)
+        match self.project().inner.project() {
+            InnerProj::Direct { future } => future.poll(cx),
+            InnerProj::Traced { future } => future.poll(cx),
+        }
     }
 }

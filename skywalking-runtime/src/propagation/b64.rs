@@ -99,6 +99,158 @@ impl From<String> for AsciiBuf {
     }
 }
 
+/// What [`scan`] needs to know of a byte at position `k` of a group of four symbols,
+/// one table per position (`SCAN[k]`): [`NOT_A_SYMBOL`] for a byte no alphabet has
+/// (padding included), [`STD_ONLY`] for the symbols only the standard alphabet has
+/// (`+`, `/`), [`URL_ONLY`] for those only the URL-safe one has (`-`, `_`), and
+/// [`HIGH_BIT`] when the symbol sets the high bit of a decoded byte (bit 5 of a group's
+/// first symbol, bit 3 of its second, bit 1 of its third). One OR per byte over a whole
+/// field tells whether it is valid Base64 and whether it decodes to ASCII.
+const NOT_A_SYMBOL: u16 = 0x8000;
+const STD_ONLY: u16 = 0x4000;
+const URL_ONLY: u16 = 0x2000;
+const HIGH_BIT: u16 = 0x0001;
+
+const STANDARD_SYMBOLS: &[u8; 64] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const URL_SAFE_SYMBOLS: &[u8; 64] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static SCAN: [[u16; 256]; 4] = [
+    scan_table(0x20),
+    scan_table(0x08),
+    scan_table(0x02),
+    scan_table(0),
+];
+
+const fn scan_table(high_bit: u8) -> [u16; 256] {
+    let mut table = [NOT_A_SYMBOL; 256];
+    let mut i = 0;
+    while i < 64 {
+        let std = STANDARD_SYMBOLS[i];
+        let url = URL_SAFE_SYMBOLS[i];
+        let high = if i as u8 & high_bit != 0 { HIGH_BIT } else { 0 };
+        if std == url {
+            table[std as usize] = high;
+        } else {
+            table[std as usize] = high | STD_ONLY;
+            table[url as usize] = high | URL_ONLY;
+        }
+        i += 1;
+    }
+    table
+}
+
+/// The 6-bit value of each symbol of either alphabet (0 for anything else: only ever
+/// looked up for symbols [`scan`] accepted).
+static VALUE: [u8; 256] = values();
+
+const fn values() -> [u8; 256] {
+    let mut table = [0; 256];
+    let mut i = 0;
+    while i < 64 {
+        table[STANDARD_SYMBOLS[i] as usize] = i as u8;
+        table[URL_SAFE_SYMBOLS[i] as usize] = i as u8;
+        i += 1;
+    }
+    table
+}
+
+/// A Base64 field [`scan`] accepted: its symbols (the padding cut off).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Scanned<'a> {
+    /// The symbols, all of one alphabet.
+    pub(super) symbols: &'a str,
+    /// Whether every decoded byte is ASCII (so the text is UTF-8 without looking
+    /// further).
+    pub(super) ascii: bool,
+}
+
+/// Checks that `encoded` is Base64 as [`decode_field`] accepts it (either alphabet, not
+/// both; padding optional but where it belongs), without decoding it: one table lookup
+/// per byte, no allocation. `None` when it is not.
+///
+/// The rules are the `base64` crate's with padding "indifferent" and trailing bits
+/// allowed, which `decode_field` uses: symbols, then at most the padding that completes
+/// the last group (`xx=`, `xx==`, `xxx=`), never a lone symbol in the last group.
+pub(super) fn scan(encoded: &str) -> Option<Scanned<'_>> {
+    let bytes = encoded.as_bytes();
+    let symbols_len = bytes.iter().rposition(|&b| b != b'=').map_or(0, |i| i + 1);
+    let padding = bytes.len() - symbols_len;
+    let complete = match (symbols_len % 4, padding) {
+        (1, _) => false,
+        (_, 0) => true,
+        (2, 1 | 2) | (3, 1) => true,
+        _ => false,
+    };
+    if !complete || symbols_len == 0 {
+        return None;
+    }
+    let symbols = &bytes[..symbols_len];
+    let [first, second, third, fourth] = &SCAN;
+    let mut seen = 0u16;
+    let mut groups = symbols.chunks_exact(4);
+    for group in &mut groups {
+        if let &[a, b, c, d] = group {
+            seen |= first[usize::from(a)]
+                | second[usize::from(b)]
+                | third[usize::from(c)]
+                | fourth[usize::from(d)];
+        }
+    }
+    // A last group of k symbols makes k - 1 bytes: its last symbol only adds bits to a
+    // byte that is not output, so it is looked up as a fourth.
+    seen |= match *groups.remainder() {
+        [a, b] => first[usize::from(a)] | fourth[usize::from(b)],
+        [a, b, c] => first[usize::from(a)] | second[usize::from(b)] | fourth[usize::from(c)],
+        _ => 0,
+    };
+    if seen & NOT_A_SYMBOL != 0 || seen & (STD_ONLY | URL_ONLY) == STD_ONLY | URL_ONLY {
+        // A byte that is no symbol (padding inside included), or both alphabets.
+        return None;
+    }
+    // The padding is ASCII, so `symbols_len` is on a character boundary.
+    let symbols = encoded.get(..symbols_len)?;
+    Some(Scanned {
+        symbols,
+        ascii: seen & HIGH_BIT == 0,
+    })
+}
+
+/// The number of bytes `symbols` (as [`scan`] returns them) decode to.
+#[inline]
+pub(super) const fn decoded_len(symbols: usize) -> usize {
+    symbols / 4 * 3 + [0, 0, 1, 2][symbols % 4]
+}
+
+/// Decodes `symbols` (as [`scan`] returns them) into the front of `out`, returning how
+/// many bytes were written: [`decoded_len`], or less if `out` is shorter.
+pub(super) fn decode_symbols(symbols: &[u8], out: &mut [u8]) -> usize {
+    let value = |b: u8| u32::from(VALUE[usize::from(b)]);
+    let groups = (symbols.len() / 4).min(out.len() / 3);
+    let (whole, tail) = symbols.split_at(groups * 4);
+    let (bytes, rest) = out.split_at_mut(groups * 3);
+    for (group, bytes) in whole.chunks_exact(4).zip(bytes.chunks_exact_mut(3)) {
+        if let (&[a, b, c, d], [x, y, z]) = (group, bytes) {
+            let n = value(a) << 18 | value(b) << 12 | value(c) << 6 | value(d);
+            [*x, *y, *z] = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        }
+    }
+    let written = groups * 3;
+    match (tail, rest) {
+        (&[a, b], [x, ..]) => {
+            *x = (value(a) << 2 | value(b) >> 4) as u8;
+            written + 1
+        }
+        (&[a, b, c], [x, y, ..]) => {
+            let n = value(a) << 18 | value(b) << 12 | value(c) << 6;
+            [*x, *y] = [(n >> 16) as u8, (n >> 8) as u8];
+            written + 2
+        }
+        _ => written,
+    }
+}
+
 /// Decodes one Base64 field into an owned `String`.
 ///
 /// The encoded length is checked against `max` before decoding, so at most
@@ -196,6 +348,91 @@ mod tests {
         assert_eq!(decode_field("c3Zj!", "h", "f", 64), Err(bad.clone()));
         assert_eq!(decode_field("c", "h", "f", 64), Err(bad.clone()));
         assert_eq!(decode_field("c3Zj====", "h", "f", 64), Err(bad));
+    }
+
+    /// What the `base64` engines `decode_field` picks make of `encoded`.
+    fn engine_bytes(encoded: &str) -> Option<Vec<u8>> {
+        let engine = if encoded.bytes().any(|b| b == b'_' || b == b'-') {
+            &DECODE_URL_SAFE
+        } else {
+            &DECODE_STANDARD
+        };
+        engine
+            .decode(encoded)
+            .ok()
+            .filter(|bytes| !bytes.is_empty())
+    }
+
+    fn scan_bytes(encoded: &str) -> Option<(Vec<u8>, bool)> {
+        let scanned = scan(encoded)?;
+        let mut out = vec![0; decoded_len(scanned.symbols.len())];
+        let written = decode_symbols(scanned.symbols.as_bytes(), &mut out);
+        assert_eq!(written, out.len());
+        Some((out, scanned.ascii))
+    }
+
+    #[test]
+    fn alphabets_are_the_engines() {
+        assert_eq!(alphabet::STANDARD.as_str().as_bytes(), STANDARD_SYMBOLS);
+        assert_eq!(alphabet::URL_SAFE.as_str().as_bytes(), URL_SAFE_SYMBOLS);
+    }
+
+    #[test]
+    fn scan_follows_the_padding_rules() {
+        for ok in [
+            "dA", "dA=", "dA==", "dGU", "dGU=", "dGVz", "dGVzdA", "dGVzdA==",
+        ] {
+            assert!(scan(ok).is_some(), "{ok:?}");
+        }
+        for bad in [
+            "", "=", "==", "d", "d=", "dA===", "dGU==", "dGVz=", "dGVzd", "dA=x", "d=A", "+_8",
+            "dA\u{e9}",
+        ] {
+            assert!(scan(bad).is_none(), "{bad:?}");
+        }
+        // Short output buffers are never overrun.
+        let mut short = [0u8; 2];
+        assert_eq!(decode_symbols(b"dGVzdA", &mut short), 0);
+        let mut three = [0u8; 3];
+        assert_eq!(decode_symbols(b"dGVzdA", &mut three), 3);
+        assert_eq!(&three, b"tes");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn scan_agrees_with_the_engines(s in "[A-Za-z0-9+/_=-]{0,14}") {
+            let expected = engine_bytes(&s);
+            let got = scan_bytes(&s);
+            proptest::prop_assert_eq!(got.as_ref().map(|(b, _)| b), expected.as_ref());
+            if let Some((bytes, ascii)) = got {
+                proptest::prop_assert_eq!(ascii, bytes.is_ascii());
+            }
+        }
+
+        #[test]
+        fn scan_reads_any_bytes_encoded(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..64),
+            url in proptest::prelude::any::<bool>(),
+            pad in proptest::prelude::any::<bool>(),
+        ) {
+            let engine = match (url, pad) {
+                (false, true) => base64::engine::general_purpose::STANDARD,
+                (false, false) => base64::engine::general_purpose::STANDARD_NO_PAD,
+                (true, true) => base64::engine::general_purpose::URL_SAFE,
+                (true, false) => base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            };
+            let encoded = engine.encode(&bytes);
+            let got = scan_bytes(&encoded);
+            proptest::prop_assert_eq!(got, Some((bytes.clone(), bytes.is_ascii())));
+        }
+
+        #[test]
+        fn scan_never_panics(s in proptest::prelude::any::<String>()) {
+            if let Some(scanned) = scan(&s) {
+                let mut out = [0u8; 8];
+                let _ = decode_symbols(scanned.symbols.as_bytes(), &mut out);
+            }
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //!
 //! | header | type | what it carries |
 //! |---|---|---|
-//! | [`sw8`](SW8) | [`Sw8`], [`Sw8Ref`] | the trace id and a reference to the caller's segment, span, service, instance and endpoint (SkyWalking Cross Process Propagation Headers Protocol v3) |
+//! | [`sw8`](SW8) | [`Sw8`], [`Sw8Ref`], [`Sw8Header`] | the trace id and a reference to the caller's segment, span, service, instance and endpoint (SkyWalking Cross Process Propagation Headers Protocol v3) |
 //! | [`sw8-correlation`](SW8_CORRELATION) | [`Correlation`] | a few user key/value pairs that travel with the trace (Cross Process Correlation Headers Protocol v1) |
 //! | [`sw8-x`](SW8_X) | [`Extension`] | the skip-analysis tracing mode and the client's send timestamp |
 //! | [`traceparent`](TRACEPARENT) | [`TraceParent`] | W3C Trace Context, read only as a fallback when no `sw8` is present |
@@ -82,8 +82,8 @@ pub use correlation::{Correlation, CorrelationLimits, SW8_CORRELATION};
 pub use error::HeaderError;
 pub use extension::{Extension, SW8_X, SW8_X_MAX_LEN};
 pub use sw8::{
-    SW8, SW8_MAX_ADDRESS_LEN, SW8_MAX_ENDPOINT_LEN, SW8_MAX_ID_LEN, SW8_MAX_INSTANCE_LEN,
-    SW8_MAX_LEN, SW8_MAX_SERVICE_LEN, Sw8, Sw8Ref,
+    Base64Field, SW8, SW8_MAX_ADDRESS_LEN, SW8_MAX_ENDPOINT_LEN, SW8_MAX_ID_LEN,
+    SW8_MAX_INSTANCE_LEN, SW8_MAX_LEN, SW8_MAX_SERVICE_LEN, Sw8, Sw8Header, Sw8Ref,
 };
 pub use traceparent::{TRACEPARENT, TRACEPARENT_MAX_LEN, TraceParent};
 

@@ -4,6 +4,7 @@
 //! sw8: 1-<b64 trace id>-<b64 parent segment id>-3-<b64 parent service>-<b64 parent instance>-<b64 parent endpoint>-<b64 address used at client>
 //! ```
 
+use std::fmt;
 use std::str::FromStr;
 
 use super::HeaderError;
@@ -173,65 +174,14 @@ impl Sw8 {
     /// Decodes an `sw8` value. See the [type docs](Sw8#decoding-rules) for what is
     /// accepted and rejected.
     ///
+    /// Same as [`Sw8Header::parse`] followed by [`Sw8Header::to_sw8`]: the checks
+    /// allocate nothing, then each text field is decoded into its own `String`.
+    ///
     /// # Errors
     ///
     /// A [`HeaderError`] naming the first problem found.
     pub fn decode(value: &str) -> Result<Self, HeaderError> {
-        if value.len() > SW8_MAX_LEN {
-            return Err(HeaderError::TooLong {
-                header: SW8,
-                len: value.len(),
-                max: SW8_MAX_LEN,
-            });
-        }
-
-        let mut parts = [""; 8];
-        let mut found = 0;
-        for part in value.split('-') {
-            if found == parts.len() {
-                // Stop counting: the value is bounded anyway, and the message only
-                // needs to say "too many".
-                found += 1;
-                break;
-            }
-            parts[found] = part;
-            found += 1;
-        }
-        if found != parts.len() {
-            return Err(HeaderError::FieldCount {
-                header: SW8,
-                found,
-                expected: parts.len(),
-            });
-        }
-        let [
-            sample,
-            trace_id,
-            segment_id,
-            span_id,
-            service,
-            instance,
-            endpoint,
-            address,
-        ] = parts;
-
-        // The plain fields first: rejecting on them is cheaper than after decoding.
-        let sample = match sample {
-            "1" => true,
-            "0" => false,
-            _ => return Err(HeaderError::InvalidSample),
-        };
-        let parent_span_id = parse_span_id(span_id)?;
-        Ok(Sw8 {
-            sample,
-            trace_id: required(trace_id, FIELD_TRACE_ID, SW8_MAX_ID_LEN)?,
-            parent_segment_id: required(segment_id, FIELD_SEGMENT_ID, SW8_MAX_ID_LEN)?,
-            parent_span_id,
-            parent_service: required(service, FIELD_SERVICE, SW8_MAX_SERVICE_LEN)?,
-            parent_service_instance: required(instance, FIELD_INSTANCE, SW8_MAX_INSTANCE_LEN)?,
-            parent_endpoint: required(endpoint, FIELD_ENDPOINT, SW8_MAX_ENDPOINT_LEN)?,
-            address_used_at_client: required(address, FIELD_ADDRESS, SW8_MAX_ADDRESS_LEN)?,
-        })
+        Sw8Header::parse(value).map(|header| header.to_sw8())
     }
 
     /// Borrows the fields, for [`Sw8Ref::encode`] and friends.
@@ -262,6 +212,353 @@ impl FromStr for Sw8 {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Sw8::decode(s)
     }
+}
+
+/// An `sw8` value checked by [`Sw8Header::parse`], borrowed from the header: the text
+/// fields are still in Base64 and are decoded when read.
+///
+/// Parsing applies every rule of [`Sw8::decode`] (Base64, UTF-8, every cap) without
+/// allocating, so a malformed header costs nothing and a valid one is decoded only
+/// into what keeps it: [`Base64Field::with_decoded`] lends a field's text from a stack
+/// buffer, [`Base64Field::decode_into`] appends it to a reused `String`,
+/// [`Sw8Header::to_sw8`] makes an owned [`Sw8`].
+///
+/// ```
+/// use skywalking_runtime::propagation::Sw8Header;
+///
+/// let header = Sw8Header::parse(
+///     "1-dHJhY2U=-c2VnbWVudA==-3-c3Zj-aW5zdGFuY2U=-L2NoZWNrb3V0-cGF5OjgwODA=",
+/// )?;
+/// assert_eq!(header.parent_span_id(), 3);
+/// assert!(header.parent_endpoint() == "/checkout");
+/// assert_eq!(header.trace_id().with_decoded(str::len), 5);
+/// let mut endpoint = String::with_capacity(64);
+/// header.parent_endpoint().decode_into(&mut endpoint);
+/// assert_eq!(endpoint, "/checkout");
+/// assert_eq!(header.to_sw8().address_used_at_client, "pay:8080");
+/// # Ok::<(), skywalking_runtime::propagation::HeaderError>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Sw8Header<'a> {
+    sample: bool,
+    trace_id: Base64Field<'a>,
+    parent_segment_id: Base64Field<'a>,
+    parent_span_id: i32,
+    parent_service: Base64Field<'a>,
+    parent_service_instance: Base64Field<'a>,
+    parent_endpoint: Base64Field<'a>,
+    address_used_at_client: Base64Field<'a>,
+}
+
+/// A text field of an [`Sw8Header`]: valid Base64 of UTF-8 text within the field's
+/// cap, decoded when read.
+///
+/// Comparing it with a `str` (`field == "text"`) decodes nothing into the heap.
+#[derive(Clone, Copy)]
+pub struct Base64Field<'a> {
+    /// The symbols, padding cut off, all of one alphabet.
+    symbols: &'a str,
+    /// Whether the decoded text is ASCII.
+    ascii: bool,
+}
+
+/// The largest decoded field: the parent endpoint's cap.
+const MAX_FIELD_LEN: usize = SW8_MAX_ENDPOINT_LEN;
+
+impl<'a> Sw8Header<'a> {
+    /// Checks an `sw8` value against the rules of [`Sw8::decode`] (see the [type
+    /// docs](Sw8#decoding-rules)) without allocating.
+    ///
+    /// # Errors
+    ///
+    /// A [`HeaderError`] naming the first problem found, the same one
+    /// [`Sw8::decode`] returns.
+    pub fn parse(value: &'a str) -> Result<Self, HeaderError> {
+        if value.len() > SW8_MAX_LEN {
+            return Err(HeaderError::TooLong {
+                header: SW8,
+                len: value.len(),
+                max: SW8_MAX_LEN,
+            });
+        }
+        let [
+            sample,
+            trace_id,
+            segment_id,
+            span_id,
+            service,
+            instance,
+            endpoint,
+            address,
+        ] = split_fields(value)?;
+
+        // The plain fields first: rejecting on them is cheaper than on Base64.
+        let sample = match sample {
+            "1" => true,
+            "0" => false,
+            _ => return Err(HeaderError::InvalidSample),
+        };
+        let parent_span_id = parse_span_id(span_id)?;
+        Ok(Sw8Header {
+            sample,
+            trace_id: Base64Field::parse(trace_id, FIELD_TRACE_ID, SW8_MAX_ID_LEN)?,
+            parent_segment_id: Base64Field::parse(segment_id, FIELD_SEGMENT_ID, SW8_MAX_ID_LEN)?,
+            parent_span_id,
+            parent_service: Base64Field::parse(service, FIELD_SERVICE, SW8_MAX_SERVICE_LEN)?,
+            parent_service_instance: Base64Field::parse(
+                instance,
+                FIELD_INSTANCE,
+                SW8_MAX_INSTANCE_LEN,
+            )?,
+            parent_endpoint: Base64Field::parse(endpoint, FIELD_ENDPOINT, SW8_MAX_ENDPOINT_LEN)?,
+            address_used_at_client: Base64Field::parse(
+                address,
+                FIELD_ADDRESS,
+                SW8_MAX_ADDRESS_LEN,
+            )?,
+        })
+    }
+
+    /// Field 1: the sample flag (see [`Sw8::sample`]).
+    #[must_use]
+    pub fn sample(&self) -> bool {
+        self.sample
+    }
+
+    /// Field 2: the trace id.
+    #[must_use]
+    pub fn trace_id(&self) -> Base64Field<'a> {
+        self.trace_id
+    }
+
+    /// Field 3: the caller's segment id.
+    #[must_use]
+    pub fn parent_segment_id(&self) -> Base64Field<'a> {
+        self.parent_segment_id
+    }
+
+    /// Field 4: the id of the caller's exit span, within its segment.
+    #[must_use]
+    pub fn parent_span_id(&self) -> i32 {
+        self.parent_span_id
+    }
+
+    /// Field 5: the caller's service name.
+    #[must_use]
+    pub fn parent_service(&self) -> Base64Field<'a> {
+        self.parent_service
+    }
+
+    /// Field 6: the caller's service instance name.
+    #[must_use]
+    pub fn parent_service_instance(&self) -> Base64Field<'a> {
+        self.parent_service_instance
+    }
+
+    /// Field 7: the caller segment's first entry span name (its endpoint).
+    #[must_use]
+    pub fn parent_endpoint(&self) -> Base64Field<'a> {
+        self.parent_endpoint
+    }
+
+    /// Field 8: the address the caller used to reach this process.
+    #[must_use]
+    pub fn address_used_at_client(&self) -> Base64Field<'a> {
+        self.address_used_at_client
+    }
+
+    /// Decodes every field into an owned [`Sw8`] (one exactly sized `String` each).
+    #[must_use]
+    pub fn to_sw8(&self) -> Sw8 {
+        Sw8 {
+            sample: self.sample,
+            trace_id: self.trace_id.decode_to_string(),
+            parent_segment_id: self.parent_segment_id.decode_to_string(),
+            parent_span_id: self.parent_span_id,
+            parent_service: self.parent_service.decode_to_string(),
+            parent_service_instance: self.parent_service_instance.decode_to_string(),
+            parent_endpoint: self.parent_endpoint.decode_to_string(),
+            address_used_at_client: self.address_used_at_client.decode_to_string(),
+        }
+    }
+}
+
+impl<'a> Base64Field<'a> {
+    /// Checks a non-empty Base64 field of at most `max` decoded bytes of UTF-8.
+    #[inline]
+    fn parse(encoded: &'a str, field: &'static str, max: usize) -> Result<Self, HeaderError> {
+        if encoded.is_empty() {
+            return Err(HeaderError::EmptyField { header: SW8, field });
+        }
+        if encoded.len() > b64::encoded_len(max) {
+            return Err(HeaderError::FieldTooLong {
+                header: SW8,
+                field,
+                max,
+            });
+        }
+        let Some(scanned) = b64::scan(encoded) else {
+            return Err(HeaderError::InvalidBase64 { header: SW8, field });
+        };
+        let this = Base64Field {
+            symbols: scanned.symbols,
+            ascii: scanned.ascii,
+        };
+        if this.decoded_len() > max {
+            return Err(HeaderError::FieldTooLong {
+                header: SW8,
+                field,
+                max,
+            });
+        }
+        if !scanned.ascii && !this.is_utf8() {
+            return Err(HeaderError::InvalidUtf8 { header: SW8, field });
+        }
+        Ok(this)
+    }
+
+    /// Whether the decoded bytes are UTF-8 (the field is within [`MAX_FIELD_LEN`]).
+    #[cold]
+    fn is_utf8(self) -> bool {
+        let mut buf = [0u8; MAX_FIELD_LEN];
+        let len = b64::decode_symbols(self.symbols.as_bytes(), &mut buf);
+        std::str::from_utf8(&buf[..len]).is_ok()
+    }
+
+    /// The Base64 text as it came (without its padding).
+    #[must_use]
+    pub fn encoded(&self) -> &'a str {
+        self.symbols
+    }
+
+    /// The length of the decoded text, in bytes.
+    #[must_use]
+    pub fn decoded_len(&self) -> usize {
+        b64::decoded_len(self.symbols.len())
+    }
+
+    /// Calls `f` with the decoded text, held in a buffer on the stack: no allocation.
+    pub fn with_decoded<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        // Ids and names fit the small buffer, which is cheaper to clear.
+        if self.decoded_len() <= SW8_MAX_ID_LEN {
+            self.decode_in(&mut [0u8; SW8_MAX_ID_LEN], f)
+        } else {
+            self.decode_in(&mut [0u8; MAX_FIELD_LEN], f)
+        }
+    }
+
+    #[inline]
+    fn decode_in<R>(&self, buf: &mut [u8], f: impl FnOnce(&str) -> R) -> R {
+        let len = b64::decode_symbols(self.symbols.as_bytes(), buf);
+        // Checked when parsed: always UTF-8.
+        f(std::str::from_utf8(&buf[..len]).unwrap_or_default())
+    }
+
+    /// Appends the decoded text to `out`. Allocates nothing if `out` has
+    /// [`decoded_len`](Self::decoded_len) bytes of spare capacity.
+    pub fn decode_into(&self, out: &mut String) {
+        out.reserve(self.decoded_len());
+        if !self.ascii {
+            self.with_decoded(|text| out.push_str(text));
+            return;
+        }
+        // ASCII: any cut is a character boundary, so decode a chunk at a time through a
+        // small buffer.
+        let mut buf = [0u8; 48];
+        for symbols in self.symbols.as_bytes().chunks(64) {
+            let len = b64::decode_symbols(symbols, &mut buf);
+            out.push_str(std::str::from_utf8(&buf[..len]).unwrap_or_default());
+        }
+    }
+
+    /// The decoded text in a new `String` of exactly [`decoded_len`](Self::decoded_len)
+    /// bytes (one allocation).
+    #[must_use]
+    pub fn decode_to_string(&self) -> String {
+        let mut out = String::with_capacity(self.decoded_len());
+        self.decode_into(&mut out);
+        out
+    }
+}
+
+impl fmt::Display for Base64Field<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.with_decoded(|text| f.write_str(text))
+    }
+}
+
+impl fmt::Debug for Base64Field<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.with_decoded(|text| fmt::Debug::fmt(text, f))
+    }
+}
+
+impl PartialEq<str> for Base64Field<'_> {
+    fn eq(&self, other: &str) -> bool {
+        self.decoded_len() == other.len() && self.with_decoded(|text| text == other)
+    }
+}
+
+impl PartialEq<&str> for Base64Field<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        *self == **other
+    }
+}
+
+/// The 8 `-`-separated fields of `value`. Looks for `-` eight bytes at a time.
+#[inline]
+fn split_fields(value: &str) -> Result<[&str; 8], HeaderError> {
+    const DASHES: u64 = u64::from_ne_bytes([b'-'; 8]);
+    const LOW7: u64 = u64::from_ne_bytes([0x7f; 8]);
+    let bytes = value.as_bytes();
+    let mut cuts = [0usize; 7];
+    let mut found = 0;
+    let mut cut = |at: usize| {
+        if let Some(slot) = cuts.get_mut(found) {
+            *slot = at;
+        }
+        found += 1;
+    };
+    let mut words = bytes.chunks_exact(8);
+    for (n, word) in (&mut words).enumerate() {
+        let Ok(word) = <[u8; 8]>::try_from(word) else {
+            continue;
+        };
+        let x = u64::from_le_bytes(word) ^ DASHES;
+        // The high bit of each byte of `x` that is zero (a `-` in `word`), exactly.
+        let mut dashes = !(((x & LOW7) + LOW7) | x | LOW7);
+        while dashes != 0 {
+            cut(n * 8 + dashes.trailing_zeros() as usize / 8);
+            dashes &= dashes - 1;
+        }
+    }
+    let tail = bytes.len() - words.remainder().len();
+    for (i, &b) in words.remainder().iter().enumerate() {
+        if b == b'-' {
+            cut(tail + i);
+        }
+    }
+    if found != 7 {
+        return Err(HeaderError::FieldCount {
+            header: SW8,
+            // Counting "stops" a little past 8, as the message promises.
+            found: (found + 1).min(9),
+            expected: 8,
+        });
+    }
+    // Every cut is at a `-`, an ASCII byte, hence on a character boundary.
+    let field = |from: usize, to: usize| value.get(from..to).unwrap_or_default();
+    let [a, b, c, d, e, f, g] = cuts;
+    Ok([
+        field(0, a),
+        field(a + 1, b),
+        field(b + 1, c),
+        field(c + 1, d),
+        field(d + 1, e),
+        field(e + 1, f),
+        field(f + 1, g),
+        field(g + 1, value.len()),
+    ])
 }
 
 impl Sw8Ref<'_> {
@@ -379,19 +676,6 @@ impl Sw8Ref<'_> {
             address_used_at_client: self.address_used_at_client.to_owned(),
         }
     }
-}
-
-/// Decodes a Base64 field that must not be empty.
-fn required(encoded: &str, field: &'static str, max: usize) -> Result<String, HeaderError> {
-    if encoded.is_empty() {
-        return Err(HeaderError::EmptyField { header: SW8, field });
-    }
-    let decoded = b64::decode_field(encoded, SW8, field, max)?;
-    if decoded.is_empty() {
-        // Defensive: a non-empty spelling that decodes to nothing.
-        return Err(HeaderError::EmptyField { header: SW8, field });
-    }
-    Ok(decoded)
 }
 
 fn check(value: &str, field: &'static str, max: usize, required: bool) -> Result<(), HeaderError> {
@@ -855,6 +1139,154 @@ mod tests {
         }
     }
 
+    // ---- the borrowed parser ----
+
+    #[test]
+    fn header_reads_like_the_owned_decode() {
+        let header = "1-ZGRkOTJmNTIyMDdjNDY4ZTljZDAzZGRkMTA3Y2Q1MzAuNjkuMTYxODEzMzExOTA0NzAwMDE=\
+            -ZGRkOTJmNTIyMDdjNDY4ZTljZDAzZGRkMTA3Y2Q1MzAuNjkuMTYxODEzMzExOTA0NzAwMDI=-3\
+            -b3JkZXItc2VydmljZQ==\
+            -ZGRkOTJmNTIyMDdjNDY4ZTljZDAzZGRkMTA3Y2Q1MzBAMTAuMC4wLjEy\
+            -e0dFVH0vb3JkZXJzL3tpZH0=-cGF5bWVudDo4MDgw";
+        let parsed = Sw8Header::parse(header).expect("valid");
+        assert!(parsed.sample());
+        assert_eq!(parsed.parent_span_id(), 3);
+        assert!(parsed.parent_service() == "order-service");
+        assert!(parsed.parent_service() != "order-servicf");
+        assert!(parsed.parent_service() != "order");
+        assert_eq!(
+            parsed.parent_endpoint().encoded(),
+            "e0dFVH0vb3JkZXJzL3tpZH0"
+        );
+        assert_eq!(parsed.parent_endpoint().decoded_len(), 17);
+        assert_eq!(parsed.address_used_at_client().to_string(), "payment:8080");
+        assert_eq!(
+            format!("{:?}", parsed.address_used_at_client()),
+            "\"payment:8080\""
+        );
+        let mut out = String::from("x");
+        parsed.parent_endpoint().decode_into(&mut out);
+        assert_eq!(out, "x{GET}/orders/{id}");
+        assert_eq!(Ok(parsed.to_sw8()), Sw8::decode(header));
+    }
+
+    #[test]
+    fn header_decodes_non_ascii_and_url_safe_fields() {
+        // 服务 = "5pyN5Yqh"; "/a?b=c>>" URL-safe unpadded = "L2E_Yj1jPj4".
+        let header = sw8([
+            "0",
+            "dA",
+            "cw==",
+            "0",
+            "5pyN5Yqh",
+            "aQ",
+            "L2E_Yj1jPj4",
+            "aDo4MA=",
+        ]);
+        let parsed = Sw8Header::parse(&header).expect("valid");
+        assert!(parsed.parent_service() == "服务");
+        assert!(parsed.parent_endpoint() == "/a?b=c>>");
+        assert!(parsed.trace_id() == "t");
+        assert!(parsed.address_used_at_client() == "h:80");
+    }
+
+    /// The decoder this crate used before `Sw8Header`: the `base64` crate's engines on
+    /// each field, into owned strings. The borrowed parser must agree with it on every
+    /// input, value and error alike.
+    fn decode_with_engine(value: &str) -> Result<Sw8, HeaderError> {
+        fn required(encoded: &str, field: &'static str, max: usize) -> Result<String, HeaderError> {
+            if encoded.is_empty() {
+                return Err(HeaderError::EmptyField { header: SW8, field });
+            }
+            let decoded = b64::decode_field(encoded, SW8, field, max)?;
+            if decoded.is_empty() {
+                return Err(HeaderError::EmptyField { header: SW8, field });
+            }
+            Ok(decoded)
+        }
+        if value.len() > SW8_MAX_LEN {
+            return Err(HeaderError::TooLong {
+                header: SW8,
+                len: value.len(),
+                max: SW8_MAX_LEN,
+            });
+        }
+        let mut parts = [""; 8];
+        let mut found = 0;
+        for part in value.split('-') {
+            if found == parts.len() {
+                found += 1;
+                break;
+            }
+            parts[found] = part;
+            found += 1;
+        }
+        if found != parts.len() {
+            return Err(HeaderError::FieldCount {
+                header: SW8,
+                found,
+                expected: parts.len(),
+            });
+        }
+        let [
+            sample,
+            trace_id,
+            segment_id,
+            span_id,
+            service,
+            instance,
+            endpoint,
+            address,
+        ] = parts;
+        let sample = match sample {
+            "1" => true,
+            "0" => false,
+            _ => return Err(HeaderError::InvalidSample),
+        };
+        let parent_span_id = parse_span_id(span_id)?;
+        Ok(Sw8 {
+            sample,
+            trace_id: required(trace_id, FIELD_TRACE_ID, SW8_MAX_ID_LEN)?,
+            parent_segment_id: required(segment_id, FIELD_SEGMENT_ID, SW8_MAX_ID_LEN)?,
+            parent_span_id,
+            parent_service: required(service, FIELD_SERVICE, SW8_MAX_SERVICE_LEN)?,
+            parent_service_instance: required(instance, FIELD_INSTANCE, SW8_MAX_INSTANCE_LEN)?,
+            parent_endpoint: required(endpoint, FIELD_ENDPOINT, SW8_MAX_ENDPOINT_LEN)?,
+            address_used_at_client: required(address, FIELD_ADDRESS, SW8_MAX_ADDRESS_LEN)?,
+        })
+    }
+
+    /// A field as a sender might spell it: Base64 of arbitrary bytes in either
+    /// alphabet, padded, unpadded or over-padded, or junk.
+    fn spelled_field() -> impl Strategy<Value = String> {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..40).prop_map(|bytes| STANDARD.encode(bytes)),
+            proptest::collection::vec(any::<u8>(), 0..40)
+                .prop_map(|bytes| URL_SAFE_NO_PAD.encode(bytes).replace('-', "+")),
+            "[a-zA-Z0-9]{0,12}",
+            "[a-zA-Z0-9+/_=]{0,12}",
+            "[a-zA-Z0-9=]{0,6}=+",
+            any::<String>().prop_map(|s| s.chars().filter(|c| *c != '-').take(8).collect()),
+        ]
+    }
+
+    fn spelled_header() -> impl Strategy<Value = String> {
+        (
+            prop_oneof!["[01]", "[0-9x]{0,2}"],
+            spelled_field(),
+            spelled_field(),
+            prop_oneof!["[0-9]{1,3}", "[0-9+ x]{0,11}"],
+            proptest::collection::vec(spelled_field(), 3..6),
+        )
+            .prop_map(|(sample, trace, segment, span, rest)| {
+                let mut fields = vec![sample, trace, segment, span];
+                fields.extend(rest);
+                fields.join("-")
+            })
+    }
+
     // ---- properties ----
 
     fn field(max: usize) -> impl Strategy<Value = String> {
@@ -915,11 +1347,22 @@ mod tests {
         }
 
         #[test]
+        fn borrowed_parser_agrees_with_the_engine(header in spelled_header()) {
+            prop_assert_eq!(Sw8::decode(&header), decode_with_engine(&header));
+        }
+
+        #[test]
+        fn borrowed_parser_agrees_on_any_text(s in any::<String>()) {
+            prop_assert_eq!(Sw8::decode(&s), decode_with_engine(&s));
+        }
+
+        #[test]
         fn round_trip(sw8 in valid_sw8()) {
             let header = sw8.encode();
             prop_assert!(header.len() <= SW8_MAX_LEN);
             prop_assert_eq!(header.len(), sw8.view().encoded_len());
             prop_assert_eq!(sw8.view().validate(), Ok(()));
+            prop_assert_eq!(decode_with_engine(&header), Ok(sw8.clone()));
             prop_assert_eq!(Sw8::decode(&header), Ok(sw8));
         }
 

@@ -17,8 +17,14 @@
 //! - **Authentication**: the `authentication` metadata on every call when a token is set.
 //!   A refused token (`PERMISSION_DENIED`/`UNAUTHENTICATED`) is logged once, counted, and
 //!   backed off like a connection failure.
-//! - **TLS**: rustls, trusting only the configured CA; a client certificate and key make
-//!   it mutual TLS. A failed handshake is logged (once per outage) with rustls' reason.
+//! - **TLS**: rustls, trusting the configured CA, or with no CA path the operating
+//!   system's trust store (plus Mozilla's roots with the feature `tls-webpki-roots`); a
+//!   client certificate and key make it mutual TLS. A failed handshake is logged (once
+//!   per outage) with rustls' reason.
+//! - **Dynamic configuration**: `ConfigurationDiscoveryService/fetchConfigurations` on
+//!   every new connection and then every `SW_AGENT_COLLECTOR_GET_AGENT_DYNAMIC_CONFIG_INTERVAL`
+//!   (see [`cds`](super::cds)), with the UUID of the last answer so that an unchanged
+//!   configuration comes back empty. Its failures never hold segments back.
 //!
 //! Every call has a timeout ([`CALL_TIMEOUT`], or less when a flush deadline is nearer),
 //! so the thread never hangs on a collector that stopped answering.
@@ -27,6 +33,7 @@ use std::time::{Duration, Instant};
 
 use prost::Message;
 use prost::bytes::{Buf, BufMut, Bytes};
+use skywalking_proto::v3::configuration_discovery_service_client::ConfigurationDiscoveryServiceClient;
 use skywalking_proto::v3::management_service_client::ManagementServiceClient;
 use skywalking_proto::v3::{Commands, MeterData};
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
@@ -35,6 +42,7 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity
 use tonic::{Code, Request, Status};
 
 use super::backoff::{self, Backoff};
+use super::cds;
 use super::encode::Identity;
 use super::encode_logs;
 use super::management::{self, PROPERTIES_EVERY};
@@ -103,10 +111,10 @@ impl Decoder for SegmentBytesCodec {
 }
 
 /// One collector address.
-struct Backend {
+pub(crate) struct Backend {
     /// As configured, for logs.
-    address: String,
-    endpoint: Endpoint,
+    pub(crate) address: String,
+    pub(crate) endpoint: Endpoint,
 }
 
 /// An established connection.
@@ -115,6 +123,7 @@ struct Connection {
     /// Client streams of pre-encoded messages, on any path.
     streams: tonic::client::Grpc<Channel>,
     management: ManagementServiceClient<Channel>,
+    configuration: ConfigurationDiscoveryServiceClient<Channel>,
 }
 
 /// What went wrong, for logging it once per episode.
@@ -146,6 +155,8 @@ pub(crate) struct GrpcSink {
     properties_due: bool,
     /// The trouble being had (logged when it started), until a call succeeds.
     trouble: Option<Trouble>,
+    /// Dynamic configuration; `None` when off (or OAP does not serve it).
+    cds: Option<cds::Poller>,
 }
 
 impl std::fmt::Debug for GrpcSink {
@@ -173,75 +184,136 @@ fn read_pem(variable: &'static str, path: &std::path::Path) -> Result<Vec<u8>, E
     Ok(bytes)
 }
 
+/// The variable naming the CA file.
+const CA_PATH: &str = "SW_AGENT_REPORTER_GRPC_TLS_CA_PATH";
+
+/// The client TLS settings of `config`: `None` when TLS is off. With no CA path the
+/// roots are the system's (see [`with_tls`]).
+pub(crate) fn tls_config(config: &Config) -> Result<Option<ClientTlsConfig>, Error> {
+    if !config.tls_enabled() {
+        return Ok(None);
+    }
+    let mut tls = ClientTlsConfig::new();
+    if let Some(path) = &config.tls_ca_path {
+        let ca = read_pem(CA_PATH, path)?;
+        tls = tls.ca_certificate(Certificate::from_pem(ca));
+    }
+    if let (Some(cert), Some(key)) = (&config.tls_client_cert_path, &config.tls_client_key_path) {
+        let cert = read_pem("SW_AGENT_REPORTER_GRPC_TLS_CLIENT_CERT_CHAIN_PATH", cert)?;
+        let key = read_pem("SW_AGENT_REPORTER_GRPC_TLS_CLIENT_KEY_PATH", key)?;
+        tls = tls.identity(TlsIdentity::from_pem(cert, key));
+    }
+    Ok(Some(tls))
+}
+
+/// Puts TLS on `endpoint`. With no CA path, the roots are the operating system's trust
+/// store, or (feature `tls-webpki-roots`) Mozilla's roots as well, or alone when the
+/// system has none.
+fn with_tls(endpoint: Endpoint, tls: &ClientTlsConfig, config: &Config) -> Result<Endpoint, Error> {
+    let file_error = |e: tonic::transport::Error| Error::TlsFile {
+        variable: CA_PATH,
+        path: config.tls_ca_path.clone().unwrap_or_default(),
+        reason: crate::diag::chain(&e),
+    };
+    if config.tls_ca_path.is_some() {
+        return endpoint.tls_config(tls.clone()).map_err(file_error);
+    }
+    let system = tls.clone().with_native_roots();
+    #[cfg(feature = "tls-webpki-roots")]
+    let system = system.with_webpki_roots();
+    let error = match endpoint.clone().tls_config(system) {
+        Ok(endpoint) => return Ok(endpoint),
+        Err(error) => error,
+    };
+    // tonic's `TlsError::NativeCertsNotFound`: the system store is empty or missing.
+    if !crate::diag::chain(&error).contains("no native certs") {
+        return Err(file_error(error));
+    }
+    #[cfg(feature = "tls-webpki-roots")]
+    return endpoint
+        .tls_config(tls.clone().with_webpki_roots())
+        .map_err(file_error);
+    #[cfg(not(feature = "tls-webpki-roots"))]
+    Err(Error::Config {
+        variable: CA_PATH,
+        value: String::new(),
+        expected: "the path of the CA that signs the collector's certificate: TLS is on \
+                   and the system trust store has no certificates (install the \
+                   ca-certificates package in the image, or enable the feature \
+                   `tls-webpki-roots`)",
+    })
+}
+
+/// One endpoint per configured address, with the reporter's timeouts and TLS.
+pub(crate) fn backends(config: &Config) -> Result<Vec<Backend>, Error> {
+    let tls = tls_config(config)?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    config
+        .backends
+        .iter()
+        .map(|address| {
+            let invalid = |_| Error::Config {
+                variable: OPTIONS.backends.name(),
+                value: address.clone(),
+                expected: OPTIONS.backends.form,
+            };
+            let uri = format!("{scheme}://{}", strip_scheme(address));
+            let mut endpoint = Endpoint::from_shared(uri)
+                .map_err(invalid)?
+                .connect_timeout(CONNECT_TIMEOUT)
+                .tcp_nodelay(true)
+                // A collector host that vanishes without closing the connection is
+                // noticed by the kernel, not only by the next call's timeout.
+                .tcp_keepalive(Some(Duration::from_secs(30)))
+                .initial_stream_window_size(Some(4 << 20))
+                .initial_connection_window_size(Some(8 << 20))
+                .user_agent(concat!("skywalking-rust-agent/", env!("CARGO_PKG_VERSION")))
+                .map_err(invalid)?;
+            if let Some(tls) = &tls {
+                endpoint = with_tls(endpoint, tls, config)?;
+            }
+            Ok(Backend {
+                address: address.clone(),
+                endpoint,
+            })
+        })
+        .collect()
+}
+
+/// The `authentication` metadata value of `SW_AGENT_AUTHENTICATION`.
+pub(crate) fn token(config: &Config) -> Result<Option<AsciiMetadataValue>, Error> {
+    config
+        .authentication
+        .as_ref()
+        .map(|token| {
+            MetadataValue::try_from(token.as_str()).map_err(|_| Error::Config {
+                variable: "SW_AGENT_AUTHENTICATION",
+                value: "<hidden>".to_owned(),
+                expected: "printable ASCII (it travels as gRPC metadata)",
+            })
+        })
+        .transpose()
+}
+
+/// `message` with the `authentication` metadata when a token is set.
+pub(crate) fn with_token<T>(message: T, token: Option<&AsciiMetadataValue>) -> Request<T> {
+    let mut request = Request::new(message);
+    if let Some(token) = token {
+        request
+            .metadata_mut()
+            .insert("authentication", token.clone());
+    }
+    request
+}
+
 impl GrpcSink {
     /// Checks the configuration and reads the TLS files; connects nothing.
     pub(crate) fn new(config: &Config, identity: Identity) -> Result<GrpcSink, Error> {
-        let tls = if config.tls_enabled() {
-            let mut tls = ClientTlsConfig::new();
-            if let Some(path) = &config.tls_ca_path {
-                let ca = read_pem("SW_AGENT_REPORTER_GRPC_TLS_CA_PATH", path)?;
-                tls = tls.ca_certificate(Certificate::from_pem(ca));
-            }
-            if let (Some(cert), Some(key)) =
-                (&config.tls_client_cert_path, &config.tls_client_key_path)
-            {
-                let cert = read_pem("SW_AGENT_REPORTER_GRPC_TLS_CLIENT_CERT_CHAIN_PATH", cert)?;
-                let key = read_pem("SW_AGENT_REPORTER_GRPC_TLS_CLIENT_KEY_PATH", key)?;
-                tls = tls.identity(TlsIdentity::from_pem(cert, key));
-            }
-            Some(tls)
-        } else {
-            None
-        };
-        let scheme = if tls.is_some() { "https" } else { "http" };
-        let backends = config
-            .backends
-            .iter()
-            .map(|address| {
-                let invalid = |_| Error::Config {
-                    variable: OPTIONS.backends.name(),
-                    value: address.clone(),
-                    expected: OPTIONS.backends.form,
-                };
-                let uri = format!("{scheme}://{}", strip_scheme(address));
-                let mut endpoint = Endpoint::from_shared(uri)
-                    .map_err(invalid)?
-                    .connect_timeout(CONNECT_TIMEOUT)
-                    .tcp_nodelay(true)
-                    // A collector host that vanishes without closing the connection is
-                    // noticed by the kernel, not only by the next call's timeout.
-                    .tcp_keepalive(Some(Duration::from_secs(30)))
-                    .initial_stream_window_size(Some(4 << 20))
-                    .initial_connection_window_size(Some(8 << 20))
-                    .user_agent(concat!("skywalking-rust-agent/", env!("CARGO_PKG_VERSION")))
-                    .map_err(invalid)?;
-                if let Some(tls) = &tls {
-                    endpoint = endpoint
-                        .tls_config(tls.clone())
-                        .map_err(|e| Error::TlsFile {
-                            variable: "SW_AGENT_REPORTER_GRPC_TLS_CA_PATH",
-                            path: config.tls_ca_path.clone().unwrap_or_default(),
-                            reason: crate::diag::chain(&e),
-                        })?;
-                }
-                Ok(Backend {
-                    address: address.clone(),
-                    endpoint,
-                })
-            })
-            .collect::<Result<Vec<_>, Error>>()?;
-        let token = match &config.authentication {
-            Some(token) => {
-                Some(
-                    MetadataValue::try_from(token.as_str()).map_err(|_| Error::Config {
-                        variable: "SW_AGENT_AUTHENTICATION",
-                        value: "<hidden>".to_owned(),
-                        expected: "printable ASCII (it travels as gRPC metadata)",
-                    })?,
-                )
-            }
-            None => None,
-        };
+        let backends = backends(config)?;
+        let tls = config.tls_enabled();
+        let token = token(config)?;
+        let cds = (!config.cds_interval.is_zero())
+            .then(|| cds::Poller::new(config, identity.service.clone()));
         Ok(GrpcSink {
             runtime: None,
             backends,
@@ -252,13 +324,14 @@ impl GrpcSink {
             retry_at: None,
             token,
             identity,
-            tls: tls.is_some(),
+            tls,
             last_batch_bytes: 0,
             check_interval: config.check_interval,
             next_heartbeat: Instant::now(),
             heartbeats_since_properties: 0,
             properties_due: true,
             trouble: None,
+            cds,
         })
     }
 
@@ -363,11 +436,13 @@ impl GrpcSink {
 
     fn on_connected(&mut self, index: usize, channel: Channel) {
         let streams = tonic::client::Grpc::new(channel.clone());
-        let management = ManagementServiceClient::new(channel);
+        let management = ManagementServiceClient::new(channel.clone());
+        let configuration = ConfigurationDiscoveryServiceClient::new(channel);
         self.connection = Some(Connection {
             backend: index,
             streams,
             management,
+            configuration,
         });
         self.next_backend = index;
         self.retry_at = None;
@@ -389,19 +464,17 @@ impl GrpcSink {
             stats::reconnect();
         }
         self.connected_before = true;
-        // OAP may have restarted: say who we are again, now.
+        // OAP may have restarted: say who we are again, now, and ask for its
+        // configuration (the UUID is kept: an unchanged one comes back empty).
         self.properties_due = true;
         self.next_heartbeat = Instant::now();
+        if let Some(cds) = &mut self.cds {
+            cds.due_now();
+        }
     }
 
     fn request<T>(&self, message: T) -> Request<T> {
-        let mut request = Request::new(message);
-        if let Some(token) = &self.token {
-            request
-                .metadata_mut()
-                .insert("authentication", token.clone());
-        }
-        request
+        with_token(message, self.token.as_ref())
     }
 
     /// Handles a call's outcome: `true` if it succeeded.
@@ -548,6 +621,51 @@ impl GrpcSink {
         self.next_heartbeat = now + self.check_interval;
         self.heartbeat(deadline);
     }
+
+    /// Fetches OAP's dynamic configuration when due and applies what changed. A failure
+    /// is logged at debug level and retried next period; `UNIMPLEMENTED` (an OAP without
+    /// the configuration-discovery module) turns the polling off.
+    fn configuration_if_due(&mut self) {
+        let now = Instant::now();
+        let (Some(connection), Some(poller)) = (&self.connection, &self.cds) else {
+            return;
+        };
+        if !poller.is_due(now) || self.retry_at.is_some_and(|at| now < at) {
+            return;
+        }
+        let mut client = connection.configuration.clone();
+        let address = self.backends[connection.backend].address.clone();
+        let request = self.request(poller.request());
+        let result = self.block_on(
+            None,
+            async move { client.fetch_configurations(request).await },
+        );
+        let Some(poller) = &mut self.cds else {
+            return;
+        };
+        poller.fetched(now);
+        match result {
+            Some(Ok(response)) => poller.handle(&response.into_inner()),
+            Some(Err(status)) if status.code() == Code::Unimplemented => {
+                diag!(
+                    Info,
+                    "the SkyWalking collector at {address} does not serve dynamic configuration \
+                     (ConfigurationDiscoveryService is UNIMPLEMENTED): not asking again"
+                );
+                self.cds = None;
+            }
+            Some(Err(status)) => diag!(
+                Debug,
+                "dynamic configuration from {address} failed ({:?}: {}); retrying next period",
+                status.code(),
+                status.message()
+            ),
+            None => diag!(
+                Debug,
+                "dynamic configuration from {address}: no answer within {CALL_TIMEOUT:?}"
+            ),
+        }
+    }
 }
 
 fn is_tls_failure(error: &str) -> bool {
@@ -630,6 +748,7 @@ impl Sink for GrpcSink {
 
     fn tick(&mut self) {
         self.heartbeat_if_due(None);
+        self.configuration_if_due();
     }
 
     fn flush(&mut self, deadline: Instant) {

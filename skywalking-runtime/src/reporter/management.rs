@@ -11,7 +11,8 @@ use crate::settings::Identity;
 pub(crate) const PROPERTIES_EVERY: u32 = 10;
 
 /// The properties of this process: `language`, `hostname`, one `ipv4` per non-loopback
-/// address (OAP joins repeated keys), `OS Name`, `Process No.` and `Agent Version`.
+/// address (OAP joins repeated keys), `OS Name`, `Process No.` and `Agent Version`, then
+/// the extra ones of `SW_AGENT_INSTANCE_PROPERTIES`.
 pub(crate) fn instance_properties(identity: &Identity) -> InstanceProperties {
     let pair = |key: &str, value: String| KeyStringValuePair {
         key: key.to_owned(),
@@ -25,6 +26,12 @@ pub(crate) fn instance_properties(identity: &Identity) -> InstanceProperties {
     properties.push(pair("OS Name", std::env::consts::OS.to_owned()));
     properties.push(pair("Process No.", std::process::id().to_string()));
     properties.push(pair("Agent Version", env!("CARGO_PKG_VERSION").to_owned()));
+    // `SW_AGENT_INSTANCE_PROPERTIES` (namespace, pod, node, ...), after the agent's own.
+    properties.extend(
+        crate::settings::instance_properties()
+            .into_iter()
+            .map(|(key, value)| KeyStringValuePair { key, value }),
+    );
     InstanceProperties {
         service: identity.service.clone(),
         service_instance: identity.instance.clone(),

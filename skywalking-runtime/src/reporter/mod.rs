@@ -7,15 +7,24 @@
 //! way through a queue of their own, and the same thread collects
 //! and sends the meters ([`crate::meter`]) on their own period.
 
-#[cfg(feature = "grpc")]
+#[cfg(any(feature = "grpc", feature = "kafka"))]
 pub(crate) mod backoff;
+#[cfg(feature = "grpc")]
+pub(crate) mod cds;
+#[cfg(feature = "grpc")]
+pub(crate) mod check;
 pub(crate) mod encode;
 pub(crate) mod encode_logs;
 #[cfg(feature = "grpc")]
 pub(crate) mod grpc;
-#[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+#[cfg(feature = "kafka")]
+pub(crate) mod kafka;
+#[cfg_attr(not(any(feature = "grpc", feature = "kafka")), allow(dead_code))]
 pub(crate) mod management;
-#[cfg(feature = "grpc")]
+#[cfg(feature = "prometheus")]
+#[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
+pub mod prometheus;
+#[cfg(any(feature = "grpc", feature = "kafka"))]
 pub(crate) mod wire;
 pub(crate) mod worker;
 

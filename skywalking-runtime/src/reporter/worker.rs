@@ -256,6 +256,12 @@ impl Loop {
         if n == 0 {
             return 0;
         }
+        #[cfg(feature = "prometheus")]
+        super::prometheus::observe(&self.batch);
+        // Segments recorded only to be observed (`SegmentRecord::report`) are not sent.
+        for segment in self.batch.extract_if(.., |segment| !segment.report) {
+            pool::recycle_segment(segment);
+        }
         self.sink.send(&mut self.batch, deadline);
         for segment in self.batch.drain(..) {
             pool::recycle_segment(segment);

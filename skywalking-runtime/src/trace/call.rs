@@ -160,6 +160,7 @@ impl CallSpan {
                     ctx.close(handle, end);
                 }
                 ctx.finish_segment(end);
+                context::retire(ctx);
             }
             State::Owner(None, _) | State::Pending(..) | State::Off => {}
         }
@@ -227,6 +228,7 @@ impl CallSpan {
                     ctx.close(handle, end);
                 }
                 ctx.finish_segment(end);
+                context::retire(ctx);
             }
             State::Owner(None, _) | State::Pending(..) | State::Off => {}
         }

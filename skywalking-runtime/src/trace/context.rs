@@ -20,6 +20,7 @@
 
 use std::cell::Cell;
 
+use super::keep::{self, Verdict};
 use super::pool;
 use crate::clock;
 use crate::id::Id;
@@ -73,6 +74,9 @@ impl Handle {
 pub(crate) struct Context {
     pub(crate) trace_id: TraceId,
     pub(crate) sampled: bool,
+    /// Recording a trace the sampler dropped: each segment is judged when it finishes
+    /// (see [`keep`]); cleared once the trace propagates.
+    pub(crate) undecided: bool,
     /// Mark every span `skipAnalysis` (sw8-x tracing mode 1).
     pub(crate) skip_analysis: bool,
     /// Removed from the thread-local slot when its last span closes.
@@ -124,6 +128,47 @@ fn thread_span(parent: &RefRecord, skip_analysis: bool) -> SpanRecord {
     }
 }
 
+/// Reports a finished segment of a trace the sampler dropped if it is worth keeping
+/// (see [`keep`]); otherwise discards it (with the `prometheus` feature, it still goes to
+/// the reporter, flagged not to be sent, so that metrics count it).
+#[cold]
+fn finish_undecided(mut segment: Box<SegmentRecord>) {
+    match keep::judge(&segment) {
+        Verdict::Error => {
+            crate::stats::segment_kept_error();
+            pool::submit(segment);
+        }
+        Verdict::Slow => {
+            crate::stats::segment_kept_slow();
+            pool::submit(segment);
+        }
+        Verdict::Discard => {
+            crate::stats::segment_discarded_unsampled();
+            if cfg!(feature = "prometheus") {
+                segment.report = false;
+                pool::submit(segment);
+            } else {
+                pool::recycle_segment(segment);
+            }
+        }
+    }
+}
+
+/// The reference the first span of a new segment carries. A context continued from
+/// a header (a `CrossProcess` reference) records one segment: the entry span that
+/// continued it, and what runs under it, whoever owns the context (a thread's own
+/// context ends with its first span, a future's with its span). The reference then
+/// moves into that segment, costing no copy of its strings. A snapshot's context
+/// (`CrossThread`) may record several segments, one per run; each gets a copy.
+#[inline]
+fn first_ref_for_segment(first_ref: &mut Option<RefRecord>, ephemeral: bool) -> Option<RefRecord> {
+    match first_ref {
+        Some(r) if r.kind == RefKind::CrossProcess || ephemeral => first_ref.take(),
+        Some(r) => Some(r.clone()),
+        None => None,
+    }
+}
+
 /// `transmission.latency`: milliseconds from the caller's send time to now, as the Java
 /// agent tags it (negative when the two clocks disagree by more than the latency).
 #[cold]
@@ -139,7 +184,30 @@ impl Context {
             return None;
         }
         let sampled = crate::trace::sampling::sample_new_trace();
-        Some(Context::boxed(TraceId::Local(Id::generate()), sampled))
+        Some(Context::maybe_undecided(
+            TraceId::Local(Id::generate()),
+            sampled,
+        ))
+    }
+
+    /// A context for `trace_id`: sampled, or (not sampled) recording and undecided when
+    /// the keep options are on, or unsampled.
+    pub(crate) fn maybe_undecided(trace_id: TraceId, sampled: bool) -> Box<Context> {
+        if !sampled && keep::records_unsampled() {
+            let mut ctx = Context::boxed(trace_id, true);
+            ctx.undecided = true;
+            return ctx;
+        }
+        Context::boxed(trace_id, sampled)
+    }
+
+    /// Decides an undecided trace for keeps: something will refer to its segment.
+    #[inline]
+    pub(crate) fn keep_referenced(&mut self) {
+        if self.undecided {
+            self.undecided = false;
+            crate::stats::trace_kept_propagated();
+        }
     }
 
     /// A context continuing `trace_id` (from a header or a snapshot).
@@ -147,6 +215,7 @@ impl Context {
         let fresh = Context {
             trace_id,
             sampled,
+            undecided: false,
             skip_analysis: false,
             ephemeral: false,
             current: -1,
@@ -177,11 +246,13 @@ impl Context {
             // span of an unsampled trace is a no-op.
             if self.ephemeral && self.unsampled_open == 0 {
                 self.unsampled_open = 1;
+                pool::give_text(init.name);
                 return Handle {
                     key: self.key,
                     id: UNSAMPLED,
                 };
             }
+            pool::give_text(init.name);
             return Handle::NOOP;
         }
         let segment = match &mut self.segment {
@@ -204,19 +275,19 @@ impl Context {
             };
         }
         if id == 0
-            && let Some(first_ref) = &self.first_ref
+            && let Some(first_ref) = first_ref_for_segment(&mut self.first_ref, self.ephemeral)
         {
-            segment.refs.push((0, first_ref.clone()));
             if first_ref.kind == RefKind::CrossThread && init.kind == SpanKind::Exit {
                 // OAP makes the first span of a segment with a CrossThread reference an
                 // endpoint of this service: a raw URL path there would make one endpoint
                 // per path. Start the segment with a local span of a stable name.
                 segment
                     .spans
-                    .push(thread_span(first_ref, self.skip_analysis));
+                    .push(thread_span(&first_ref, self.skip_analysis));
                 self.current = 0;
                 id = 1;
             }
+            segment.refs.push((0, first_ref));
             // Only a context continued from a header has a send time, and its first
             // span is the entry span that continued it.
             if let Some(sent_at) = self.sent_at_ms.take()
@@ -299,7 +370,11 @@ impl Context {
     pub(crate) fn finish_segment(&mut self, end: u64) {
         if let Some(mut segment) = self.segment.take() {
             segment.close_all(end);
-            pool::submit(segment);
+            if self.undecided {
+                finish_undecided(segment);
+            } else {
+                pool::submit(segment);
+            }
         }
         self.current = -1;
     }
@@ -382,6 +457,13 @@ thread_local! {
 /// Keeps one finished context per thread for reuse.
 fn recycle_context(ctx: Box<Context>) {
     let _ = SPARE_CONTEXT.try_with(|spare| spare.set(Some(ctx)));
+}
+
+/// Gives back a context its owner is done with (its segment finished), for the next
+/// trace this thread starts: a request's context then costs no allocation.
+#[inline]
+pub(crate) fn retire(ctx: Box<Context>) {
+    recycle_context(ctx);
 }
 
 /// A context from this thread's spare, if there is one.

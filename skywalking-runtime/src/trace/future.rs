@@ -87,6 +87,7 @@ impl<F: Future> Future for Instrumented<F> {
 pub struct ContextSnapshot {
     trace_id: crate::record::TraceId,
     sampled: bool,
+    undecided: bool,
     skip_analysis: bool,
     parent: Option<RefRecord>,
     correlation: crate::propagation::Correlation,
@@ -112,9 +113,15 @@ impl ContextSnapshot {
                 // it, not to a CrossThread one. The snapshot keeps the trace only.
                 _ => None,
             };
+            let undecided = ctx.undecided;
+            if parent.is_some() {
+                // The spawned segment will refer to this one: it must be reported.
+                ctx.keep_referenced();
+            }
             ContextSnapshot {
                 trace_id: ctx.trace_id.clone(),
                 sampled: ctx.sampled,
+                undecided,
                 skip_analysis: ctx.skip_analysis,
                 parent,
                 correlation: ctx.correlation.clone(),
@@ -124,6 +131,7 @@ impl ContextSnapshot {
 
     fn into_context(self) -> Box<Context> {
         let mut ctx = Context::boxed(self.trace_id, self.sampled);
+        ctx.undecided = self.undecided;
         ctx.skip_analysis = self.skip_analysis;
         ctx.first_ref = self.parent.map(|mut r| {
             r.kind = RefKind::CrossThread;

@@ -4,6 +4,7 @@
 pub(crate) mod call;
 pub(crate) mod context;
 pub(crate) mod future;
+pub(crate) mod keep;
 pub(crate) mod panic_hook;
 pub(crate) mod pool;
 pub(crate) mod remote;

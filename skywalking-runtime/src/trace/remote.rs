@@ -5,35 +5,92 @@ use std::sync::Arc;
 
 use crate::id::Id;
 use crate::propagation::{
-    Correlation, Extension, Extractor, Incoming, Injector, Parent, SW8, SW8_CORRELATION, SW8_X,
-    Sw8, Sw8Ref, TRACEPARENT, TraceParent,
+    Base64Field, Correlation, Extension, Extractor, Injector, SW8, SW8_CORRELATION, SW8_X,
+    Sw8Header, Sw8Ref, TRACEPARENT, TraceParent,
 };
-use crate::record::{RefKind, RefRecord, SegmentId, SegmentIdDisplay, TraceId};
+use crate::record::{RefKind, RefRecord, SegmentId, SegmentIdDisplay, Str, TraceId};
 use crate::trace::context::{self, Context, Handle, SpanInit};
+use crate::trace::pool;
 
 /// The context an incoming request continues, or `None` (no header, a malformed one, or
 /// the agent off): the entry span then starts a new trace.
+///
+/// The same rules as [`crate::propagation::extract`], without its owned `Sw8`: the
+/// header is checked in place ([`Sw8Header`]) and each field decoded once, straight
+/// into the reference the segment keeps.
 pub(crate) fn incoming_context<C: Extractor + ?Sized>(carrier: &C) -> Option<Box<Context>> {
     if !crate::settings::is_enabled() {
         return None;
     }
-    let incoming = crate::propagation::extract(carrier, crate::settings::correlation_limits())?;
-    Some(context_from(incoming))
+    let sw8 = carrier
+        .get(SW8)
+        .and_then(|value| Sw8Header::parse(value).ok());
+    let mut ctx = match sw8 {
+        // Any valid `sw8` is continued and recorded, whatever its sample flag, as the
+        // Java and Go agents do: the caller reported the segment it names (we never send
+        // a header from a trace that records nothing, and neither do they).
+        Some(header) => {
+            let reference = reference_to(&header);
+            let mut ctx = Context::boxed(reference.trace_id.clone(), true);
+            ctx.first_ref = Some(reference);
+            ctx
+        }
+        // A W3C caller names no SkyWalking segment to refer to: keep its trace id and
+        // sampling decision.
+        None => {
+            let tp = carrier
+                .get(TRACEPARENT)
+                .and_then(|value| TraceParent::decode(value).ok())?;
+            if !tp.sampled {
+                crate::stats::trace_unsampled();
+            }
+            Context::maybe_undecided(TraceId::Local(Id::from_u128(tp.trace_id)), tp.sampled)
+        }
+    };
+    if let Some(correlation) = carrier
+        .get(SW8_CORRELATION)
+        .and_then(|value| Correlation::decode(value, crate::settings::correlation_limits()).ok())
+    {
+        ctx.correlation = correlation;
+    }
+    if let Some(extension) = carrier
+        .get(SW8_X)
+        .and_then(|value| Extension::decode(value).ok())
+    {
+        ctx.skip_analysis = extension.skip_analysis;
+        ctx.sent_at_ms = extension.send_timestamp_ms;
+    }
+    Some(ctx)
 }
 
-/// The `CrossProcess` reference a decoded `sw8` stands for.
-fn reference_to(sw8: Sw8) -> RefRecord {
-    let trace_id: Arc<str> = sw8.trace_id.into();
+/// The `CrossProcess` reference an `sw8` header stands for: each field decoded once
+/// into what the segment keeps.
+fn reference_to(header: &Sw8Header<'_>) -> RefRecord {
+    let trace_id: Arc<str> = header.trace_id().with_decoded(|id| Arc::from(id));
+    let segment_id: Arc<str> = header.parent_segment_id().with_decoded(|id| Arc::from(id));
     RefRecord {
         kind: RefKind::CrossProcess,
         trace_id: TraceId::Remote(trace_id),
-        parent_segment_id: SegmentIdDisplay(SegmentId::Remote(sw8.parent_segment_id.into())),
-        parent_span_id: sw8.parent_span_id,
-        parent_service: sw8.parent_service.into(),
-        parent_service_instance: sw8.parent_service_instance.into(),
-        parent_endpoint: sw8.parent_endpoint.into(),
-        network_address_used_at_peer: sw8.address_used_at_client.into(),
+        parent_segment_id: SegmentIdDisplay(SegmentId::Remote(segment_id)),
+        parent_span_id: header.parent_span_id(),
+        parent_service: text(header.parent_service()),
+        parent_service_instance: text(header.parent_service_instance()),
+        parent_endpoint: text(header.parent_endpoint()),
+        network_address_used_at_peer: text(header.address_used_at_client()),
     }
+}
+
+/// A field's decoded text, in a spare string of this thread (see [`pool::take_text`]):
+/// in steady state the strings of the last references come back with pooled segments,
+/// and decoding allocates nothing.
+#[inline]
+fn text(field: Base64Field<'_>) -> Str {
+    if field.decoded_len() == 0 {
+        return Str::Borrowed("");
+    }
+    let mut text = pool::take_text();
+    field.decode_into(&mut text);
+    Str::Owned(text)
 }
 
 /// Adds the reference `carrier`'s `sw8` names to the span behind `handle`.
@@ -44,10 +101,10 @@ pub(crate) fn add_reference<C: Extractor + ?Sized>(handle: Handle, carrier: &C) 
     let Some(value) = carrier.get(SW8) else {
         return false;
     };
-    let Ok(sw8) = Sw8::decode(value) else {
+    let Ok(header) = Sw8Header::parse(value) else {
         return false;
     };
-    let reference = reference_to(sw8);
+    let reference = reference_to(&header);
     context::with_current(|ctx| match ctx.segment_of(handle) {
         Some(segment) => {
             segment.refs.push((handle.id, reference));
@@ -56,32 +113,6 @@ pub(crate) fn add_reference<C: Extractor + ?Sized>(handle: Handle, carrier: &C) 
         None => false,
     })
     .unwrap_or(false)
-}
-
-fn context_from(incoming: Incoming) -> Box<Context> {
-    let mut ctx = match incoming.parent {
-        // Any valid `sw8` is continued and recorded, whatever its sample flag, as the
-        // Java and Go agents do: the caller reported the segment it names (we never send
-        // a header from a trace that records nothing, and neither do they).
-        Parent::Sw8(sw8) => {
-            let reference = reference_to(sw8);
-            let mut ctx = Context::boxed(reference.trace_id.clone(), true);
-            ctx.first_ref = Some(reference);
-            ctx
-        }
-        // A W3C caller names no SkyWalking segment to refer to: keep its trace id and
-        // sampling decision.
-        Parent::TraceParent(tp) => {
-            Context::boxed(TraceId::Local(Id::from_u128(tp.trace_id)), tp.sampled)
-        }
-    };
-    if !ctx.sampled {
-        crate::stats::trace_unsampled();
-    }
-    ctx.skip_analysis = incoming.extension.skip_analysis;
-    ctx.sent_at_ms = incoming.extension.send_timestamp_ms;
-    ctx.correlation = incoming.correlation;
-    ctx
 }
 
 /// Opens an entry span continuing the trace in `carrier`'s headers. Inside an active
@@ -128,6 +159,11 @@ struct Headers {
 
 fn headers_for(ctx: &mut Context, handle: Handle, with_traceparent: bool) -> Option<Headers> {
     let correlation = (!ctx.correlation.is_empty()).then(|| ctx.correlation.encode());
+    // A recording-but-undecided trace that propagates is kept: the header names a
+    // segment OAP must receive (see `keep`).
+    if ctx.undecided && ctx.parent_for_header(handle).is_some() {
+        ctx.keep_referenced();
+    }
     let parent = if ctx.sampled {
         ctx.parent_for_header(handle)
     } else {

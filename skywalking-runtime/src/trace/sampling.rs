@@ -8,8 +8,10 @@
 //! - a cap of `N` traces per 3-second window (`SW_AGENT_SAMPLE_N_PER_3_SECS`; 0 or less
 //!   means no cap), counted with one atomic per sampled trace.
 //!
-//! An unsampled trace still gets a context, so its id propagates downstream (with the sw8
-//! sample flag `0`), but its spans record nothing and cost a few nanoseconds.
+//! An unsampled trace still gets a context (its id reaches log lines and
+//! `sw8-correlation` still travels), but its spans record nothing, cost a few nanoseconds
+//! and send no `sw8`. With `SW_AGENT_KEEP_ERRORS` or `SW_AGENT_KEEP_SLOW_MS`, it is
+//! recorded instead and judged when each segment ends (see `trace/keep.rs`).
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
@@ -41,6 +43,21 @@ pub(crate) fn configure(rate: f64, cap_per_3s: u32) {
     CAP.store(cap_per_3s, Ordering::Relaxed);
     WINDOW.store(-1, Ordering::Relaxed);
     IN_WINDOW.store(0, Ordering::Relaxed);
+}
+
+// Runtime changes, from OAP's dynamic configuration (`reporter/cds.rs`): the same atomics,
+// so the per-trace decision reads exactly what it read before.
+
+/// Changes the rate (clamped to `0.0..=1.0`), keeping the cap.
+#[cfg(feature = "grpc")]
+pub(crate) fn set_rate(rate: f64) {
+    configure(rate, CAP.load(Ordering::Relaxed));
+}
+
+/// Changes the per-3-seconds cap (0 = none), keeping the rate and the current window.
+#[cfg(feature = "grpc")]
+pub(crate) fn set_cap(cap_per_3s: u32) {
+    CAP.store(cap_per_3s, Ordering::Relaxed);
 }
 
 thread_local! {

@@ -2,11 +2,17 @@
 //!
 //! ```text
 //! sw-collector [--listen ADDR | ADDR]     (default 127.0.0.1:11800)
+//! sw-collector --kafka HOST:PORT [--namespace NS]
 //! ```
 //!
 //! Each trace is printed as an indented tree once its segments have been quiet for a
 //! second, so a whole distributed trace prints at once. Instance properties, pings,
 //! logs, meters, events and configuration requests get one line each. Ctrl-C stops it.
+//!
+//! With `--kafka` (built with the testkit's `kafka` feature) it listens on nothing: it
+//! reads the topics an agent with `SW_AGENT_PROTOCOL=kafka` writes to (OAP's
+//! kafka-fetcher topics, `<NS>-skywalking-segments` etc. with a namespace), from their
+//! start, and prints the same way. It creates no topic.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -21,15 +27,32 @@ use skywalking_testkit::{MockCollector, Records, render_trace_tree};
 use tokio::time::Instant;
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:11800";
-const USAGE: &str = "usage: sw-collector [--listen ADDR | ADDR]   (default 127.0.0.1:11800)";
+const USAGE: &str = "usage: sw-collector [--listen ADDR | ADDR]   (default 127.0.0.1:11800)\n       \
+                     sw-collector --kafka HOST:PORT[,HOST:PORT...] [--namespace NS]";
 /// A trace prints once no segment of it arrived for this long.
 const QUIET: Duration = Duration::from_secs(1);
 const TICK: Duration = Duration::from_millis(200);
 
+/// What to read from.
+#[derive(Debug, PartialEq, Eq)]
+enum Source {
+    /// Listen for gRPC.
+    Grpc(SocketAddr),
+    /// Read Kafka topics.
+    Kafka {
+        bootstrap: String,
+        namespace: Option<String>,
+    },
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let addr = match parse_args(std::env::args().skip(1)) {
-        Ok(Some(addr)) => addr,
+        Ok(Some(Source::Grpc(addr))) => addr,
+        Ok(Some(Source::Kafka {
+            bootstrap,
+            namespace,
+        })) => return kafka_mode(&bootstrap, namespace.as_deref()).await,
         Ok(None) => {
             say(USAGE);
             return ExitCode::SUCCESS;
@@ -59,27 +82,104 @@ async fn main() -> ExitCode {
         tokio::select! {
             _ = &mut ctrl_c => break,
             _ = ticker.tick() => {
-                traces.take_from(&collector);
+                traces.take(collector.take());
                 traces.print_quiet(Some(QUIET));
             }
         }
     }
     collector.stop().await;
-    traces.take_from(&collector);
+    traces.take(collector.take());
     traces.print_quiet(None);
     say("sw-collector stopped");
     ExitCode::SUCCESS
 }
 
+/// Reads the Kafka topics until Ctrl-C, printing as the gRPC mode does.
+#[cfg(feature = "kafka")]
+async fn kafka_mode(bootstrap: &str, namespace: Option<&str>) -> ExitCode {
+    use skywalking_testkit::kafka::{KafkaConsumer, Topics};
+
+    let topics = Topics::new(namespace);
+    let mut consumer = match KafkaConsumer::connect(bootstrap, topics.clone()).await {
+        Ok(consumer) => consumer,
+        Err(e) => {
+            eprintln!("sw-collector: {bootstrap}: {}", error_chain(&e));
+            return ExitCode::FAILURE;
+        }
+    };
+    say(&format!(
+        "sw-collector reading Kafka at {bootstrap}: {}, {}, {}, {}; Ctrl-C to stop",
+        topics.segments, topics.management, topics.meters, topics.logs
+    ));
+    let mut traces = Traces::default();
+    let mut ticker = tokio::time::interval(TICK);
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let mut failing = false;
+    loop {
+        tokio::select! {
+            _ = &mut ctrl_c => break,
+            _ = ticker.tick() => {
+                match consumer.poll().await {
+                    Ok(consumed) => {
+                        failing = false;
+                        for (topic, key, error) in &consumed.undecodable {
+                            say(&format!("undecodable record on {topic} (key {key:?}): {error}"));
+                        }
+                        traces.take(consumed.to_records());
+                    }
+                    Err(e) if !failing => {
+                        failing = true;
+                        eprintln!("sw-collector: {}; retrying", error_chain(&e));
+                    }
+                    Err(_) => {}
+                }
+                traces.print_quiet(Some(QUIET));
+            }
+        }
+    }
+    traces.print_quiet(None);
+    say("sw-collector stopped");
+    ExitCode::SUCCESS
+}
+
+#[cfg(not(feature = "kafka"))]
+async fn kafka_mode(_bootstrap: &str, _namespace: Option<&str>) -> ExitCode {
+    eprintln!(
+        "sw-collector: --kafka needs the testkit's `kafka` feature: \
+         cargo run -p skywalking-testkit --features kafka --bin sw-collector -- --kafka HOST:PORT"
+    );
+    ExitCode::from(2)
+}
+
 /// `Ok(None)` means help was asked for.
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<SocketAddr>, String> {
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Source>, String> {
     let mut listen: Option<String> = None;
+    let mut kafka: Option<String> = None;
+    let mut namespace: Option<String> = None;
     while let Some(arg) = args.next() {
+        let mut value_of = |what: &str| {
+            args.next()
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| format!("{arg} needs {what}"))
+        };
         let value = match arg.as_str() {
             "-h" | "--help" => return Ok(None),
-            "--listen" | "-l" => args
-                .next()
-                .ok_or_else(|| format!("{arg} needs an address"))?,
+            "--listen" | "-l" => value_of("an address")?,
+            "--kafka" => {
+                let brokers = value_of("a broker list (HOST:PORT)")?;
+                if kafka.replace(brokers).is_some() {
+                    return Err("more than one --kafka".to_owned());
+                }
+                continue;
+            }
+            "--namespace" | "--kafka-namespace" => {
+                let ns = value_of("a namespace")?;
+                if namespace.replace(ns).is_some() {
+                    return Err("more than one --namespace".to_owned());
+                }
+                continue;
+            }
             other if other.starts_with('-') => return Err(format!("unknown option {other}")),
             other => other.to_owned(),
         };
@@ -87,10 +187,34 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<SocketAdd
             return Err("more than one listen address".to_owned());
         }
     }
+    if let Some(bootstrap) = kafka {
+        if listen.is_some() {
+            return Err(
+                "--kafka reads topics and listens on nothing: no listen address with it".to_owned(),
+            );
+        }
+        let malformed = bootstrap.split(',').map(str::trim).any(|broker| {
+            broker
+                .rsplit_once(':')
+                .is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err())
+        });
+        if malformed {
+            return Err(format!(
+                "not a broker list (want HOST:PORT[,HOST:PORT]): {bootstrap}"
+            ));
+        }
+        return Ok(Some(Source::Kafka {
+            bootstrap,
+            namespace,
+        }));
+    }
+    if namespace.is_some() {
+        return Err("--namespace goes with --kafka".to_owned());
+    }
     let listen = listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
     listen
         .parse()
-        .map(Some)
+        .map(|addr| Some(Source::Grpc(addr)))
         .map_err(|_| format!("not an address (want IP:PORT): {listen}"))
 }
 
@@ -116,9 +240,8 @@ struct Traces {
 }
 
 impl Traces {
-    /// Drains the collector: notes are printed now, segments wait for their trace.
-    fn take_from(&mut self, collector: &MockCollector) {
-        let records = collector.take();
+    /// Takes what arrived: notes are printed now, segments wait for their trace.
+    fn take(&mut self, records: Records) {
         print_notes(&records);
         let now = Instant::now();
         for segment in records.segments {
@@ -233,17 +356,42 @@ mod tests {
     #[test]
     fn parses_the_listen_address() {
         let default: SocketAddr = DEFAULT_LISTEN.parse().unwrap();
-        assert_eq!(parse_args(args(&[])), Ok(Some(default)));
+        assert_eq!(parse_args(args(&[])), Ok(Some(Source::Grpc(default))));
         let addr: SocketAddr = "0.0.0.0:1234".parse().unwrap();
-        assert_eq!(parse_args(args(&["0.0.0.0:1234"])), Ok(Some(addr)));
+        assert_eq!(
+            parse_args(args(&["0.0.0.0:1234"])),
+            Ok(Some(Source::Grpc(addr)))
+        );
         assert_eq!(
             parse_args(args(&["--listen", "0.0.0.0:1234"])),
-            Ok(Some(addr))
+            Ok(Some(Source::Grpc(addr)))
         );
         assert_eq!(parse_args(args(&["--help"])), Ok(None));
         assert!(parse_args(args(&["--listen"])).is_err());
         assert!(parse_args(args(&["nonsense"])).is_err());
         assert!(parse_args(args(&["--verbose"])).is_err());
         assert!(parse_args(args(&["1.2.3.4:1", "1.2.3.4:2"])).is_err());
+    }
+
+    #[test]
+    fn parses_the_kafka_mode() {
+        assert_eq!(
+            parse_args(args(&["--kafka", "k1:9092,k2:9092", "--namespace", "prod"])),
+            Ok(Some(Source::Kafka {
+                bootstrap: "k1:9092,k2:9092".to_owned(),
+                namespace: Some("prod".to_owned()),
+            }))
+        );
+        assert_eq!(
+            parse_args(args(&["--kafka", "127.0.0.1:9092"])),
+            Ok(Some(Source::Kafka {
+                bootstrap: "127.0.0.1:9092".to_owned(),
+                namespace: None,
+            }))
+        );
+        assert!(parse_args(args(&["--kafka"])).is_err());
+        assert!(parse_args(args(&["--kafka", "nohost"])).is_err());
+        assert!(parse_args(args(&["--kafka", "k:1", "0.0.0.0:1"])).is_err());
+        assert!(parse_args(args(&["--namespace", "prod"])).is_err());
     }
 }

@@ -15,6 +15,11 @@
 //! # Ok::<(), skywalking_testkit::servers::ServerError>(())
 //! ```
 
+pub mod mariadb;
+pub mod postgres;
+pub mod prometheus;
+pub mod redis;
+pub mod tansu;
 
 use std::ffi::OsStr;
 use std::io;
@@ -155,8 +160,10 @@ pub fn run(command: &mut Command) -> Result<(), ServerError> {
 /// (e.g. `TERM`, or `INT` for PostgreSQL's fast shutdown) to `server_pid`, then `KILL`
 /// after a few seconds, and removes `dir`, but only if `dir` still exists (a handle that
 /// was dropped normally removed it). A server kept in a `static` (one per test binary)
-/// is never dropped; this stops it anyway.
+/// is never dropped; this stops it anyway, also when the test process was killed.
 pub fn stop_after_exit(server_pid: u32, signal: &str, dir: &Path) {
+    use std::os::unix::process::CommandExt;
+
     let script = r#"while kill -0 "$0" 2>/dev/null; do sleep 1; done
 if [ -d "$3" ]; then kill -"$2" "$1" 2>/dev/null; sleep 5; kill -KILL "$1" 2>/dev/null; rm -rf "$3"; fi"#;
     let _ = Command::new("sh")
@@ -169,6 +176,9 @@ if [ -d "$3" ]; then kill -"$2" "$1" 2>/dev/null; sleep 5; kill -KILL "$1" 2>/de
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        // A process group of its own: a signal to the test's group (a runner stopping
+        // it) does not stop the watchdog with it.
+        .process_group(0)
         .spawn();
 }
 

@@ -3,11 +3,19 @@
 //!
 //! ```text
 //! client ──HTTP──► frontend (axum) ──HTTP/reqwest──► backend (axum) ──gRPC/tonic──► payments
+//!                                                        └──sqlx──► SQLite (in memory)
 //! ```
+//!
+//! The backend records each paid order in an embedded SQLite database, or in PostgreSQL
+//! when `DATABASE_URL` names one (`postgres://user@host:5432/db`).
 //!
 //! With no `SW_AGENT_COLLECTOR_BACKEND_SERVICES` set, the demo starts the testkit's mock
 //! OAP in-process and prints what it received. With it set, the services report to that
 //! OAP instead, and the demo prints the trace ids to look up in the SkyWalking UI.
+//!
+//! With `SW_AGENT_PROTOCOL=kafka` and `SW_KAFKA_BOOTSTRAP_SERVERS=host:9092` the services
+//! report through Kafka (the topics OAP's kafka-fetcher reads), and the demo reads the
+//! traces back from the broker and prints them the same way.
 //!
 //! Run: `cargo run -p skywalking-examples --bin demo`. The same binary is each service:
 //! `demo payments`, `demo backend <payments addr>`, `demo frontend <backend addr>`.
@@ -15,6 +23,7 @@
 mod backend;
 mod frontend;
 mod orchestrator;
+mod orders;
 mod payments;
 mod service;
 

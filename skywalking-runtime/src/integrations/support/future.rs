@@ -47,23 +47,51 @@ impl Tags for () {
     fn apply(self, _: SpanRef) {}
 }
 
-#[cfg(any(feature = "tower", feature = "actix-web", feature = "tonic"))]
+#[cfg(any(
+    feature = "tower",
+    feature = "actix-web",
+    feature = "tonic",
+    feature = "redis",
+    feature = "tokio-postgres",
+    feature = "sqlx-postgres",
+    feature = "sqlx-mysql",
+    feature = "sqlx-sqlite"
+))]
 /// A server call: the inner service's future, made when the request arrived, and the
-/// tags its entry span gets on the first poll.
+/// tags its entry span gets on the first poll. Also a client call whose future is made
+/// before its span opens and needs no headers (a database or cache command).
 #[derive(Debug)]
 pub(crate) struct Inbound<F, T> {
     future: F,
     tags: T,
 }
 
-#[cfg(any(feature = "tower", feature = "actix-web", feature = "tonic"))]
+#[cfg(any(
+    feature = "tower",
+    feature = "actix-web",
+    feature = "tonic",
+    feature = "redis",
+    feature = "tokio-postgres",
+    feature = "sqlx-postgres",
+    feature = "sqlx-mysql",
+    feature = "sqlx-sqlite"
+))]
 impl<F, T> Inbound<F, T> {
     pub(crate) fn new(future: F, tags: T) -> Self {
         Inbound { future, tags }
     }
 }
 
-#[cfg(any(feature = "tower", feature = "actix-web", feature = "tonic"))]
+#[cfg(any(
+    feature = "tower",
+    feature = "actix-web",
+    feature = "tonic",
+    feature = "redis",
+    feature = "tokio-postgres",
+    feature = "sqlx-postgres",
+    feature = "sqlx-mysql",
+    feature = "sqlx-sqlite"
+))]
 impl<F: Future, T: Tags> Call for Inbound<F, T> {
     type Future = F;
 
@@ -165,6 +193,16 @@ where
     }
 
     /// A call already started (no request tags to add).
+    #[cfg_attr(
+        not(any(
+            feature = "tower",
+            feature = "actix-web",
+            feature = "reqwest",
+            feature = "tonic",
+            feature = "tokio-postgres"
+        )),
+        allow(dead_code)
+    )]
     pub(crate) fn running(future: F, span: CallSpan) -> Self {
         Traced {
             stage: Stage::Running { future },

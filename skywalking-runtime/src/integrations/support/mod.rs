@@ -15,11 +15,29 @@ mod future;
 pub(crate) use crate::trace::call::CallSpan;
 #[cfg(feature = "reqwest")]
 pub(crate) use future::Carrier;
-#[cfg(any(feature = "tower", feature = "actix-web", feature = "tonic"))]
+#[cfg(any(
+    feature = "tower",
+    feature = "actix-web",
+    feature = "tonic",
+    feature = "redis",
+    feature = "tokio-postgres",
+    feature = "sqlx-postgres",
+    feature = "sqlx-mysql",
+    feature = "sqlx-sqlite"
+))]
 pub(crate) use future::Inbound;
 #[cfg(any(feature = "hyper", feature = "reqwest", feature = "tonic"))]
 pub(crate) use future::Outbound;
-#[cfg(any(feature = "tower", feature = "reqwest", feature = "actix-web"))]
+#[cfg(any(
+    feature = "tower",
+    feature = "reqwest",
+    feature = "actix-web",
+    feature = "redis",
+    feature = "tokio-postgres",
+    feature = "sqlx-postgres",
+    feature = "sqlx-mysql",
+    feature = "sqlx-sqlite"
+))]
 pub(crate) use future::Tags;
 pub(crate) use future::{Outcome, Traced};
 
@@ -53,4 +71,49 @@ pub(crate) fn ignored() -> CallSpan {
         crate::record::TraceId::Local(crate::id::Id::generate()),
         false,
     )))
+}
+
+#[cfg(any(feature = "redis", feature = "tokio-postgres"))]
+/// Distinct values [`intern`] keeps for the life of the process.
+const MAX_INTERNED: usize = 256;
+
+#[cfg(any(feature = "redis", feature = "tokio-postgres"))]
+/// `value` as a `'static` string, leaked once and shared, while fewer than
+/// [`MAX_INTERNED`] distinct values were interned (beyond, `value` itself): the peers
+/// and database names of a process's clients, which are few, then cost no allocation
+/// per span. Called when a client is wrapped, never per call.
+pub(crate) fn intern(value: String) -> crate::record::Str {
+    use std::borrow::Cow;
+    use std::sync::Mutex;
+
+    static INTERNED: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let Ok(mut interned) = INTERNED.lock() else {
+        return Cow::Owned(value);
+    };
+    if let Some(found) = interned.iter().find(|s| **s == value) {
+        return Cow::Borrowed(found);
+    }
+    if interned.len() >= MAX_INTERNED {
+        return Cow::Owned(value);
+    }
+    let leaked: &'static str = Box::leak(value.into_boxed_str());
+    interned.push(leaked);
+    Cow::Borrowed(leaked)
+}
+
+#[cfg(all(test, any(feature = "redis", feature = "tokio-postgres")))]
+mod tests {
+    use std::borrow::Cow;
+
+    use super::intern;
+
+    #[test]
+    fn interned_values_are_shared() {
+        let (a, b) = (intern("db:5432".into()), intern("db:5432".into()));
+        match (&a, &b) {
+            (Cow::Borrowed(x), Cow::Borrowed(y)) => assert!(std::ptr::eq(*x, *y)),
+            _ => panic!("not interned: {a:?} {b:?}"),
+        }
+        assert_eq!(intern("other:1".into()), "other:1");
+    }
 }
