@@ -3,11 +3,14 @@
 //! component, peer, tags and parents; pipelines; error replies, timeouts and a dead
 //! server, whose results reach the caller unchanged.
 
+mod integration_support;
 mod reporter_support;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::Duration;
+
+use integration_support::{error_message, tags};
 
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManagerConfig, MultiplexedConnection};
@@ -90,27 +93,6 @@ fn spans_named<'a>(segment: &'a SegmentObject, name: &str) -> Vec<&'a SpanObject
         .iter()
         .filter(|s| s.operation_name == name)
         .collect()
-}
-
-fn tags(span: &SpanObject) -> HashMap<&str, &str> {
-    span.tags
-        .iter()
-        .map(|t| (t.key.as_str(), t.value.as_str()))
-        .collect()
-}
-
-/// The `message` of the span's `event=error` log.
-fn error_message(span: &SpanObject) -> String {
-    span.logs
-        .iter()
-        .find(|log| {
-            log.data
-                .iter()
-                .any(|kv| kv.key == "event" && kv.value == "error")
-        })
-        .and_then(|log| log.data.iter().find(|kv| kv.key == "message"))
-        .map(|kv| kv.value.clone())
-        .unwrap_or_else(|| panic!("no error log on {span:?}"))
 }
 
 /// Asserts the shape every Redis span has: an exit span of layer Cache, component 7

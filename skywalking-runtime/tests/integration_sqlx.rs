@@ -5,11 +5,15 @@
 //! tags, parent; a failing statement is an error span with a log and hands the caller
 //! the very error an untraced pool gives; pools report `datasource` meters.
 
+mod integration_support;
+
 use std::collections::HashMap;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::sync::OnceLock;
 use std::time::Duration;
+
+use integration_support::tags;
 
 use futures_core::Stream;
 use http::HeaderMap;
@@ -92,13 +96,6 @@ async fn segment(trace: &str) -> SegmentObject {
         .expect("the trace arrives");
     assert_eq!(segments.len(), 1, "{segments:?}");
     segments.remove(0)
-}
-
-fn tags(span: &SpanObject) -> HashMap<&str, &str> {
-    span.tags
-        .iter()
-        .map(|t| (t.key.as_str(), t.value.as_str()))
-        .collect()
 }
 
 fn logs(span: &SpanObject) -> Vec<HashMap<&str, &str>> {

@@ -3,11 +3,14 @@
 //! layer, component, peer, tags and parents; prepared statements; transactions; a
 //! failing statement, whose error reaches the caller unchanged.
 
+mod integration_support;
 mod reporter_support;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::Duration;
+
+use integration_support::{error_message, tags};
 
 use reporter_support::{WAIT, child_role, child_value, collector_runtime, run_child};
 use skywalking_proto::v3::{RefType, SegmentObject, SpanLayer, SpanObject, SpanType};
@@ -113,27 +116,6 @@ fn span<'a>(segment: &'a SegmentObject, name: &str) -> &'a SpanObject {
             panic!("{} spans {name:?} in {names:?}", other.len())
         }
     }
-}
-
-fn tags(span: &SpanObject) -> HashMap<&str, &str> {
-    span.tags
-        .iter()
-        .map(|t| (t.key.as_str(), t.value.as_str()))
-        .collect()
-}
-
-/// The `message` of the span's `event=error` log.
-fn error_message(span: &SpanObject) -> String {
-    span.logs
-        .iter()
-        .find(|log| {
-            log.data
-                .iter()
-                .any(|kv| kv.key == "event" && kv.value == "error")
-        })
-        .and_then(|log| log.data.iter().find(|kv| kv.key == "message"))
-        .map(|kv| kv.value.clone())
-        .unwrap_or_else(|| panic!("no error log on {span:?}"))
 }
 
 /// Asserts the shape every PostgreSQL span has: an exit span of layer Database,

@@ -46,6 +46,7 @@ use super::cds;
 use super::encode::Identity;
 use super::encode_logs;
 use super::management::{self, PROPERTIES_EVERY};
+use super::runtime::SinkRuntime;
 use super::wire;
 use super::worker::Sink;
 use crate::config::{Config, OPTIONS, strip_scheme};
@@ -135,7 +136,7 @@ enum Trouble {
 }
 
 pub(crate) struct GrpcSink {
-    runtime: Option<tokio::runtime::Runtime>,
+    runtime: SinkRuntime,
     backends: Vec<Backend>,
     /// The address tried first on the next attempt.
     next_backend: usize,
@@ -315,7 +316,7 @@ impl GrpcSink {
         let cds = (!config.cds_interval.is_zero())
             .then(|| cds::Poller::new(config, identity.service.clone()));
         Ok(GrpcSink {
-            runtime: None,
+            runtime: SinkRuntime::default(),
             backends,
             next_backend: 0,
             connection: None,
@@ -335,36 +336,14 @@ impl GrpcSink {
         })
     }
 
-    /// Runs `future` on the sink's runtime (made on first use, on the reporter thread),
-    /// giving up at `deadline`. `None` if it timed out or there is no runtime.
+    /// Runs `future` on the sink's runtime, giving up at `deadline` or after
+    /// [`CALL_TIMEOUT`]. `None` if it timed out or there is no runtime.
     fn block_on<F: std::future::Future>(
         &mut self,
         deadline: Option<Instant>,
         future: F,
     ) -> Option<F::Output> {
-        if self.runtime.is_none() {
-            match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .thread_name("skywalking-reporter")
-                // Its blocking threads (DNS) are the reporter's too: never report their logs.
-                .on_thread_start(crate::logs::mute_this_thread)
-                .build()
-            {
-                Ok(runtime) => self.runtime = Some(runtime),
-                Err(e) => {
-                    diag!(Error, "cannot build the reporter's tokio runtime: {e}");
-                    return None;
-                }
-            }
-        }
-        let runtime = self.runtime.as_ref()?;
-        let timeout = match deadline {
-            Some(deadline) => CALL_TIMEOUT.min(deadline.saturating_duration_since(Instant::now())),
-            None => CALL_TIMEOUT,
-        };
-        runtime
-            .block_on(async { tokio::time::timeout(timeout, future).await })
-            .ok()
+        self.runtime.block_on(CALL_TIMEOUT, deadline, future)
     }
 
     fn addresses(&self) -> String {

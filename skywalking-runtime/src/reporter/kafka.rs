@@ -52,6 +52,7 @@ use super::backoff::{self, Backoff};
 use super::encode::Identity;
 use super::encode_logs;
 use super::management::{self, PROPERTIES_EVERY};
+use super::runtime::SinkRuntime;
 use super::wire;
 use super::worker::Sink;
 use crate::config::Config;
@@ -181,7 +182,7 @@ fn classify(error: &ClientError) -> Trouble {
 }
 
 pub(crate) struct KafkaSink {
-    runtime: Option<tokio::runtime::Runtime>,
+    runtime: SinkRuntime,
     brokers: Vec<String>,
     topics: Topics,
     connection: Option<Connection>,
@@ -214,7 +215,7 @@ impl KafkaSink {
     /// Takes the configuration; connects nothing.
     pub(crate) fn new(config: &Config, identity: Identity) -> KafkaSink {
         KafkaSink {
-            runtime: None,
+            runtime: SinkRuntime::default(),
             brokers: config.kafka_bootstrap_servers.clone(),
             topics: Topics::from_config(config),
             connection: None,
@@ -232,76 +233,45 @@ impl KafkaSink {
         }
     }
 
-    /// Runs `future` on the sink's runtime (made on first use, on the reporter thread),
-    /// giving up after `limit` or at `deadline`. `None` if it timed out or there is no
-    /// runtime.
-    fn block_on<F: std::future::Future>(
-        &mut self,
-        limit: Duration,
-        deadline: Option<Instant>,
-        future: F,
-    ) -> Option<F::Output> {
-        if self.runtime.is_none() {
-            match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .thread_name("skywalking-reporter")
-                .on_thread_start(crate::logs::mute_this_thread)
-                .build()
-            {
-                Ok(runtime) => self.runtime = Some(runtime),
-                Err(e) => {
-                    diag!(Error, "cannot build the reporter's tokio runtime: {e}");
-                    return None;
-                }
-            }
-        }
-        let runtime = self.runtime.as_ref()?;
-        let timeout = match deadline {
-            Some(deadline) => limit.min(deadline.saturating_duration_since(Instant::now())),
-            None => limit,
-        };
-        runtime
-            .block_on(async { tokio::time::timeout(timeout, future).await })
-            .ok()
-    }
-
     /// Reads the cluster's metadata and opens a client per partition of each topic.
     fn connect(&mut self, deadline: Option<Instant>) -> bool {
         let brokers = self.brokers.clone();
         let topics = self.topics.clone();
-        let result = self.block_on(CONNECT_TIMEOUT, deadline, async move {
-            let client = ClientBuilder::new(brokers)
-                .client_id(CLIENT_ID)
-                .backoff_config(BackoffConfig {
-                    init_backoff: Duration::from_millis(50),
-                    max_backoff: Duration::from_millis(500),
-                    base: 2.0,
-                    deadline: Some(RETRY_DEADLINE),
-                })
-                .build()
-                .await
-                .map_err(|e| e.to_string())?;
-            let listed = client.list_topics().await.map_err(|e| e.to_string())?;
-            let mut found: [Partitions; 4] = Default::default();
-            for (slot, name) in found.iter_mut().zip(topics.all()) {
-                let Some(topic) = listed.iter().find(|t| t.name == name) else {
-                    continue;
-                };
-                let mut ids: Vec<i32> = topic.partitions.iter().copied().collect();
-                ids.sort_unstable();
-                for id in ids {
-                    let partition = client
-                        .partition_client(name, id, UnknownTopicHandling::Error)
-                        .await
-                        .map_err(|e| format!("{name}/{id}: {e}"))?;
-                    slot.clients.push(Arc::new(partition));
+        let result = self
+            .runtime
+            .block_on(CONNECT_TIMEOUT, deadline, async move {
+                let client = ClientBuilder::new(brokers)
+                    .client_id(CLIENT_ID)
+                    .backoff_config(BackoffConfig {
+                        init_backoff: Duration::from_millis(50),
+                        max_backoff: Duration::from_millis(500),
+                        base: 2.0,
+                        deadline: Some(RETRY_DEADLINE),
+                    })
+                    .build()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let listed = client.list_topics().await.map_err(|e| e.to_string())?;
+                let mut found: [Partitions; 4] = Default::default();
+                for (slot, name) in found.iter_mut().zip(topics.all()) {
+                    let Some(topic) = listed.iter().find(|t| t.name == name) else {
+                        continue;
+                    };
+                    let mut ids: Vec<i32> = topic.partitions.iter().copied().collect();
+                    ids.sort_unstable();
+                    for id in ids {
+                        let partition = client
+                            .partition_client(name, id, UnknownTopicHandling::Error)
+                            .await
+                            .map_err(|e| format!("{name}/{id}: {e}"))?;
+                        slot.clients.push(Arc::new(partition));
+                    }
                 }
-            }
-            Ok::<_, String>(Connection {
-                _client: client,
-                topics: found,
-            })
-        });
+                Ok::<_, String>(Connection {
+                    _client: client,
+                    topics: found,
+                })
+            });
         let connection = match result {
             Some(Ok(connection)) => connection,
             Some(Err(e)) => return self.failed(Trouble::Unreachable, &e),
@@ -419,7 +389,7 @@ impl KafkaSink {
             self.missing_topic(topic);
             return 0;
         }
-        let result = self.block_on(CALL_TIMEOUT, deadline, async move {
+        let result = self.runtime.block_on(CALL_TIMEOUT, deadline, async move {
             let mut set = tokio::task::JoinSet::new();
             for (partition, records) in requests {
                 set.spawn(async move {

@@ -25,6 +25,8 @@ pub(crate) mod management;
 #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
 pub mod prometheus;
 #[cfg(any(feature = "grpc", feature = "kafka"))]
+pub(crate) mod runtime;
+#[cfg(any(feature = "grpc", feature = "kafka"))]
 pub(crate) mod wire;
 pub(crate) mod worker;
 

@@ -112,6 +112,20 @@ pub fn tags(span: &SpanObject) -> HashMap<&str, &str> {
         .collect()
 }
 
+/// The `message` of the span's `event=error` log.
+pub fn error_message(span: &SpanObject) -> String {
+    span.logs
+        .iter()
+        .find(|log| {
+            log.data
+                .iter()
+                .any(|kv| kv.key == "event" && kv.value == "error")
+        })
+        .and_then(|log| log.data.iter().find(|kv| kv.key == "message"))
+        .map(|kv| kv.value.clone())
+        .unwrap_or_else(|| panic!("no error log on {span:?}"))
+}
+
 pub fn find<'a>(segments: &'a [SegmentObject], name: &str) -> (&'a SegmentObject, &'a SpanObject) {
     find_where(segments, name, |_| true)
 }
