@@ -11,6 +11,18 @@ impl skywalking_runtime::Reporter for Discard {
     }
 }
 
+/// The timed loop (`--toggle-collect='*run_traces*'` in callgrind).
+#[inline(never)]
+fn run_traces(iterations: usize) {
+    for _ in 0..iterations {
+        let _root = skywalking_runtime::Span::local("root");
+        for i in 0..100 {
+            let _child = skywalking_runtime::Span::local("child");
+            black_box(i);
+        }
+    }
+}
+
 fn main() {
     let iterations: usize = std::env::args()
         .nth(1)
@@ -27,13 +39,7 @@ fn main() {
     let agent = builder.start().expect("agent");
     let cpu_before = process_cpu_ms();
     let start = std::time::Instant::now();
-    for _ in 0..iterations {
-        let _root = skywalking_runtime::Span::local("root");
-        for i in 0..100 {
-            let _child = skywalking_runtime::Span::local("child");
-            black_box(i);
-        }
-    }
+    run_traces(iterations);
     let elapsed = start.elapsed();
     let spans = (iterations * 101) as f64;
     println!("{:.1} ns per span on the calling thread", elapsed.as_nanos() as f64 / spans);

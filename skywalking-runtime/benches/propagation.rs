@@ -2,18 +2,37 @@
 //!
 //! Run with `cargo bench -p skywalking-runtime --bench propagation`.
 //!
-//! `sw8` decode of a Java agent's header (248 bytes). Before the borrowed parser,
-//! `Sw8::decode` ran the `base64` crate's engine per field into six owned strings;
-//! now `Sw8Header::parse` checks everything (Base64, UTF-8, every cap) without
-//! allocating, and `Sw8::decode` is that plus one exactly sized `String` per field.
-//! Short criterion runs (`--warm-up-time 1 --measurement-time 3`) one after the other
-//! on the shared 2-core VM at load 4.3 (so both inflated alike): before, `sw8_decode`
-//! 764 ns (476 ns on a quieter machine); after, `sw8_parse_borrowed` 236 ns (0.31x),
-//! `sw8_parse_and_read_ids` 326 ns, the owned `sw8_decode` 557 ns (0.73x).
-//! Instructions (callgrind, see `measured` below): `sw8_parse_borrowed` 2,356,
-//! `sw8_parse_and_read_ids` 3,437; the owned decode 6,291 against 2,676 before (the
-//! engine validated while decoding; the owned path now scans first, then decodes; it is
-//! still faster in time).
+//! `sw8` decode of a Java agent's header (248 bytes), the old and the new decoder in
+//! one run:
+//!
+//! - `sw8_parse_then_to_sw8` is the decoder before issue 15's third pass (and what
+//!   `Sw8::decode` was): `Sw8Header::parse` splits the value at its `-`, checks every
+//!   field (a table lookup per symbol, no output), then `to_sw8` decodes each field
+//!   again into a `String`.
+//! - `sw8_decode` is `Sw8::decode` now: one walk over the value finds, checks and
+//!   decodes each field in the same loop (one OR of four table lookups per group of
+//!   four symbols gives the three bytes and the validity at once, and a `-` ends the
+//!   field, so there is no separate search for the separators), then copies it into its
+//!   `String`.
+//! - `sw8_parse_and_decode_into_reused` (old) and `sw8_decode_from_reused` (new,
+//!   `Sw8::decode_from`) are the same into strings reused from the last decode, no
+//!   allocation: what a server continuing a trace pays (the agent decodes the ids
+//!   inline and the texts into pooled strings, the same work).
+//!
+//! Instructions per decode (callgrind, see `measured` below), one binary:
+//!
+//! | case | instructions |
+//! |---|---:|
+//! | `sw8_parse_borrowed` (checks only, unchanged) | 2,438 |
+//! | `sw8_parse_then_to_sw8` (old owned) | 6,573 |
+//! | `sw8_decode` (new owned) | 4,171 |
+//! | `sw8_parse_and_decode_into_reused` (old, no allocation) | 5,561 |
+//! | `sw8_decode_from_reused` (new, no allocation) | 2,992 |
+//!
+//! Of the 2,992: the Base64 loop about 1,450 (61 groups of 4 symbols, ~18
+//! instructions each, the check for the end of the field included), `str::from_utf8`
+//! on the six texts 520 (the only way to a `String` without `unsafe`; the agent skips
+//! it for ASCII ids), the rest per field and per header.
 
 #![allow(missing_docs)]
 
@@ -41,6 +60,33 @@ fn parse_and_read_ids() -> usize {
             .with_decoded(|s| black_box(s).len())
 }
 
+/// The old way into reused strings: check everything, then decode each field again.
+fn old_decode_into(value: &str, out: &mut Sw8) -> bool {
+    let Ok(header) = Sw8Header::parse(value) else {
+        return false;
+    };
+    for (field, text) in [
+        (header.trace_id(), &mut out.trace_id),
+        (header.parent_segment_id(), &mut out.parent_segment_id),
+        (header.parent_service(), &mut out.parent_service),
+        (
+            header.parent_service_instance(),
+            &mut out.parent_service_instance,
+        ),
+        (header.parent_endpoint(), &mut out.parent_endpoint),
+        (
+            header.address_used_at_client(),
+            &mut out.address_used_at_client,
+        ),
+    ] {
+        text.clear();
+        field.decode_into(text);
+    }
+    out.sample = header.sample();
+    out.parent_span_id = header.parent_span_id();
+    true
+}
+
 fn sw8(c: &mut Criterion) {
     let view = Sw8Ref {
         sample: true,
@@ -63,9 +109,21 @@ fn sw8(c: &mut Criterion) {
             black_box(buf.len())
         });
     });
-    // Owned: every check, then six `String`s.
+    // Owned: every check while decoding into six `String`s (one pass).
     c.bench_function("sw8_decode", |b| {
         b.iter(|| Sw8::decode(black_box(JAVA_SW8)));
+    });
+    // The old owned decoder: every check, then six `String`s (two passes).
+    c.bench_function("sw8_parse_then_to_sw8", |b| {
+        b.iter(|| Sw8Header::parse(black_box(JAVA_SW8)).map(|h| h.to_sw8()));
+    });
+    // Into reused strings: no allocation. New (one pass), then old (two passes).
+    let mut reused = Sw8::decode(JAVA_SW8).expect("valid");
+    c.bench_function("sw8_decode_from_reused", |b| {
+        b.iter(|| black_box(&mut reused).decode_from(black_box(JAVA_SW8)));
+    });
+    c.bench_function("sw8_parse_and_decode_into_reused", |b| {
+        b.iter(|| old_decode_into(black_box(JAVA_SW8), black_box(&mut reused)));
     });
     // Borrowed: every check (Base64, UTF-8, caps), no allocation.
     c.bench_function("sw8_parse_borrowed", |b| {
@@ -99,10 +157,17 @@ criterion_group!(benches, sw8, traceparent);
 ///
 /// The total (`I refs`) divided by the iterations is the cost of one decode.
 #[inline(never)]
-fn measured(case: &str, iterations: u64) {
+fn measured(case: &str, iterations: u64, reused: &mut Sw8) {
     for _ in 0..iterations {
         match case {
             "sw8_decode" => drop(black_box(Sw8::decode(black_box(JAVA_SW8)))),
+            "sw8_parse_then_to_sw8" => drop(black_box(
+                Sw8Header::parse(black_box(JAVA_SW8)).map(|h| h.to_sw8()),
+            )),
+            "sw8_decode_from_reused" => drop(black_box(reused.decode_from(black_box(JAVA_SW8)))),
+            "sw8_parse_and_decode_into_reused" => {
+                black_box(old_decode_into(black_box(JAVA_SW8), reused));
+            }
             "sw8_parse_borrowed" => drop(black_box(Sw8Header::parse(black_box(JAVA_SW8)))),
             "sw8_parse_and_read_ids" => drop(black_box(parse_and_read_ids())),
             _ => return,
@@ -113,7 +178,8 @@ fn measured(case: &str, iterations: u64) {
 fn main() {
     if let Ok(spec) = std::env::var("SW_BENCH_CALLGRIND") {
         let (case, iterations) = spec.split_once(':').unwrap_or((&spec, "100000"));
-        measured(case, iterations.parse().unwrap_or(100_000));
+        let mut reused = Sw8::decode(JAVA_SW8).expect("valid");
+        measured(case, iterations.parse().unwrap_or(100_000), &mut reused);
         return;
     }
     benches();

@@ -10,7 +10,7 @@
 //! and the tick rate's calibration error never accumulate.
 
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// How often the reporter thread re-anchors the clock (see [`reanchor_if_due`]).
@@ -38,6 +38,10 @@ fn wall_ns() -> u64 {
 fn clock() -> &'static SpanClock {
     CLOCK.get_or_init(|| {
         let clock = quanta::Clock::new();
+        #[cfg(target_arch = "x86_64")]
+        if reads_tsc(&clock) {
+            DIRECT_TSC.store(true, Ordering::Relaxed);
+        }
         let base_raw = clock.raw();
         SpanClock {
             clock,
@@ -54,10 +58,42 @@ pub(crate) fn warm_up() {
     reanchor();
 }
 
+/// Set once the clock is built, when quanta reads the time-stamp counter: [`now_raw`]
+/// then executes `RDTSC` itself, which saves quanta's clock-type dispatch (a call that
+/// is not inlined) and the `OnceLock` check on every span open and close.
+static DIRECT_TSC: AtomicBool = AtomicBool::new(false);
+
 /// Raw ticks: monotonic, meaningful only through [`to_epoch_ms`].
 #[inline]
 pub(crate) fn now_raw() -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if DIRECT_TSC.load(Ordering::Relaxed) {
+        return tsc();
+    }
     clock().clock.raw()
+}
+
+/// The time-stamp counter, as quanta's counter clock reads it.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+#[allow(unsafe_code)] // The crate's only `unsafe`: see SAFETY below.
+fn tsc() -> u64 {
+    // SAFETY: `RDTSC` exists on every x86_64 CPU and reads a register: it has no
+    // precondition (core::arch declares every intrinsic `unsafe`). It is used only once
+    // quanta has chosen the same counter (see `clock`), so the readings are the ones
+    // quanta's calibration converts.
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
+
+/// Whether `clock` reads the time-stamp counter: a reading of it falls between two
+/// direct reads of the counter (a monotonic-clock reading, in nanoseconds since boot,
+/// is far from the counter's value).
+#[cfg(target_arch = "x86_64")]
+fn reads_tsc(clock: &quanta::Clock) -> bool {
+    let before = tsc();
+    let raw = clock.raw();
+    let after = tsc();
+    before <= raw && raw <= after
 }
 
 /// Nanoseconds from the base reading to `raw` (negative before it).
@@ -125,6 +161,22 @@ mod tests {
     /// The step test moves the process's anchor: tests that compare with the wall
     /// clock hold this while they run.
     static ANCHOR: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    #[test]
+    fn direct_readings_share_quantas_time_base() {
+        // Whether or not the counter is read directly, `now_raw` must return readings of
+        // the clock quanta converts: between two of quanta's own readings.
+        let _ = now_raw();
+        for _ in 0..1_000 {
+            let before = clock().clock.raw();
+            let raw = now_raw();
+            let after = clock().clock.raw();
+            assert!(
+                before <= raw && raw <= after,
+                "{before} <= {raw} <= {after}"
+            );
+        }
+    }
 
     #[test]
     fn epoch_ms_tracks_wall_clock() {

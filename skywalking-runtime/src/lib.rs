@@ -141,7 +141,7 @@ pub use error::Error;
 pub use id::Id;
 pub use logs::LogLevel;
 pub use logs::ids::{LogContext, NOT_AVAILABLE, segment_id, span_id, trace_id};
-pub use record::{SpanKind, SpanLayer, TraceId, component};
+pub use record::{RemoteId, SpanKind, SpanLayer, TraceId, component};
 pub use reporter::Reporter;
 #[cfg(feature = "grpc")]
 pub use reporter::check::{BackendStatus, CheckPhase, Diagnosis, check_backend};

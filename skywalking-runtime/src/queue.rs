@@ -57,11 +57,15 @@ impl<T> BoundedQueue<T> {
     #[inline]
     pub(crate) fn push(&self, item: T) -> Result<(), T> {
         let items = self.items();
-        if items.len() >= self.limit.load(Ordering::Relaxed) {
+        // The storage is as large as the first bound: only a lowered bound needs a count.
+        let limit = self.limit.load(Ordering::Relaxed);
+        if limit < items.capacity() && items.len() >= limit {
             return Err(item);
         }
         items.push(item)?;
-        wake_if_busy(items.len());
+        if PARKED.load(Ordering::Relaxed) {
+            wake_if_busy(items.len());
+        }
         Ok(())
     }
 
@@ -90,7 +94,7 @@ static PARKED: AtomicBool = AtomicBool::new(false);
 static REPORTER: Mutex<Option<Thread>> = Mutex::new(None);
 
 /// Wakes a parked reporter when a queue has a full batch waiting.
-#[inline]
+#[cold]
 fn wake_if_busy(len: usize) {
     if len >= REPORT_BATCH
         && PARKED.swap(false, Ordering::AcqRel)

@@ -81,14 +81,14 @@ pub enum TraceId {
     /// Started by this process.
     Local(Id),
     /// Continued from an incoming header, kept verbatim.
-    Remote(Arc<str>),
+    Remote(RemoteId),
 }
 
 impl fmt::Display for TraceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TraceId::Local(id) => fmt::Display::fmt(id, f),
-            TraceId::Remote(s) => f.write_str(s),
+            TraceId::Remote(id) => f.write_str(id),
         }
     }
 }
@@ -99,19 +99,277 @@ impl fmt::Debug for TraceId {
     }
 }
 
+/// An id another process made (a trace id or a parent segment id read from `sw8`),
+/// kept verbatim as text: it reads as a `&str` (`Deref`, [`as_str`](Self::as_str)) and
+/// prints as itself.
+///
+/// Ids of up to [`RemoteId::INLINE_LEN`] bytes, which covers what every official
+/// agent writes (Java and Go `<uuid>.<thread>.<time+seq>`, 50 to 56 bytes; Python,
+/// Node and this agent 32 to 39), are held inline: making, cloning and dropping one
+/// allocates nothing. A longer id (up to the 150 bytes `sw8` allows) is one shared
+/// heap copy, cloned by reference count.
+///
+/// ```
+/// use skywalking_runtime::{RemoteId, TraceId};
+///
+/// let id = RemoteId::new("ddd92f52207c468e9cd03ddd107cd530.69.16181331190470001");
+/// assert!(id.is_inline());
+/// assert_eq!(&*id, "ddd92f52207c468e9cd03ddd107cd530.69.16181331190470001");
+/// let trace = TraceId::Remote(id);
+/// assert_eq!(trace.to_string().len(), 53);
+/// ```
+#[derive(Clone)]
+pub struct RemoteId(RemoteRepr);
+
+#[derive(Clone)]
+enum RemoteRepr {
+    /// `bytes[..len]` is the id; the rest is zero.
+    Inline {
+        len: u8,
+        bytes: [u8; RemoteId::INLINE_LEN],
+    },
+    Heap(Arc<str>),
+}
+
+impl RemoteId {
+    /// The longest id held without a heap allocation, in bytes (the inline buffer and
+    /// its length fill 64 bytes).
+    pub const INLINE_LEN: usize = 62;
+
+    /// The id `id`: inline when it fits [`INLINE_LEN`](Self::INLINE_LEN), else one heap
+    /// copy.
+    #[must_use]
+    #[inline]
+    pub fn new(id: &str) -> RemoteId {
+        let mut bytes = [0u8; RemoteId::INLINE_LEN];
+        match (bytes.get_mut(..id.len()), u8::try_from(id.len())) {
+            (Some(inline), Ok(len)) => {
+                inline.copy_from_slice(id.as_bytes());
+                RemoteId(RemoteRepr::Inline { len, bytes })
+            }
+            _ => RemoteId::heap(id),
+        }
+    }
+
+    /// An id written straight into the inline buffer by `write`, which returns the
+    /// length it wrote and whether it wrote only ASCII (`None` for no id). `None` too
+    /// when what it wrote is not UTF-8 (checked unless it said ASCII).
+    #[inline]
+    pub(crate) fn write_inline(
+        write: impl FnOnce(&mut [u8; RemoteId::INLINE_LEN]) -> Option<(usize, bool)>,
+    ) -> Option<RemoteId> {
+        let mut bytes = [0u8; RemoteId::INLINE_LEN];
+        let (len, ascii) = write(&mut bytes)?;
+        let written = bytes.get(..len)?;
+        debug_assert!(!ascii || written.is_ascii());
+        if !ascii {
+            std::str::from_utf8(written).ok()?;
+        }
+        Some(RemoteId(RemoteRepr::Inline {
+            len: u8::try_from(len).ok()?,
+            bytes,
+        }))
+    }
+
+    /// The id in `bytes`, which are ASCII when `ascii` says so; `None` when they are
+    /// not UTF-8.
+    #[inline]
+    pub(crate) fn from_bytes(bytes: &[u8], ascii: bool) -> Option<RemoteId> {
+        if bytes.len() <= RemoteId::INLINE_LEN {
+            return RemoteId::write_inline(|buf| {
+                buf.get_mut(..bytes.len())?.copy_from_slice(bytes);
+                Some((bytes.len(), ascii))
+            });
+        }
+        std::str::from_utf8(bytes).ok().map(RemoteId::heap)
+    }
+
+    #[cold]
+    fn heap(id: &str) -> RemoteId {
+        RemoteId(RemoteRepr::Heap(Arc::from(id)))
+    }
+
+    /// The id.
+    #[must_use]
+    #[inline]
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            // Copied from a `str` whole, so always UTF-8 (checked again rather than
+            // assumed: this crate has no `unsafe` for it).
+            RemoteRepr::Inline { len, bytes } => bytes
+                .get(..usize::from(*len))
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .unwrap_or_default(),
+            RemoteRepr::Heap(id) => id,
+        }
+    }
+
+    /// Whether the id is held inline (it is at most [`INLINE_LEN`](Self::INLINE_LEN)
+    /// bytes long): no heap allocation to make, clone or drop it.
+    #[must_use]
+    pub fn is_inline(&self) -> bool {
+        matches!(self.0, RemoteRepr::Inline { .. })
+    }
+}
+
+impl std::ops::Deref for RemoteId {
+    type Target = str;
+
+    #[inline]
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for RemoteId {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::borrow::Borrow<str> for RemoteId {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl From<&str> for RemoteId {
+    fn from(id: &str) -> RemoteId {
+        RemoteId::new(id)
+    }
+}
+
+impl From<String> for RemoteId {
+    fn from(id: String) -> RemoteId {
+        RemoteId::new(&id)
+    }
+}
+
+impl PartialEq for RemoteId {
+    fn eq(&self, other: &RemoteId) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for RemoteId {}
+
+impl PartialEq<str> for RemoteId {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for RemoteId {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::hash::Hash for RemoteId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl fmt::Display for RemoteId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for RemoteId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
 /// A segment id: ours, or a remote parent's.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub(crate) enum SegmentId {
     Local(Id),
-    Remote(Arc<str>),
+    Remote(RemoteId),
 }
 
 impl fmt::Display for SegmentId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SegmentId::Local(id) => fmt::Display::fmt(id, f),
-            SegmentId::Remote(s) => f.write_str(s),
+            SegmentId::Remote(id) => f.write_str(id),
         }
+    }
+}
+
+#[cfg(test)]
+mod remote_id_tests {
+    use super::*;
+
+    #[test]
+    fn short_ids_are_inline_and_long_ones_shared() {
+        let java = "ddd92f52207c468e9cd03ddd107cd530.69.16181331190470001";
+        let id = RemoteId::new(java);
+        assert!(id.is_inline());
+        assert_eq!(id, java);
+        assert_eq!(id.to_string(), java);
+        assert_eq!(format!("{id:?}"), format!("{java:?}"));
+
+        let at_cap = "x".repeat(RemoteId::INLINE_LEN);
+        assert!(RemoteId::new(&at_cap).is_inline());
+        assert_eq!(RemoteId::new(&at_cap), at_cap.as_str());
+
+        let long = "y".repeat(RemoteId::INLINE_LEN + 1);
+        let id = RemoteId::new(&long);
+        assert!(!id.is_inline());
+        assert_eq!(id.clone().as_str(), long);
+
+        let written = RemoteId::write_inline(|buf| {
+            buf[..3].copy_from_slice(b"abc");
+            Some((3, true))
+        });
+        assert_eq!(written, Some(RemoteId::new("abc")));
+        let written = RemoteId::write_inline(|buf| {
+            buf[..2].copy_from_slice("é".as_bytes());
+            Some((2, false))
+        });
+        assert_eq!(written, Some(RemoteId::new("é")));
+        let written = RemoteId::write_inline(|buf| {
+            buf[0] = 0xff;
+            Some((1, false))
+        });
+        assert_eq!(written, None, "not UTF-8");
+        assert_eq!(
+            RemoteId::write_inline(|_| Some((RemoteId::INLINE_LEN + 1, true))),
+            None
+        );
+
+        let empty = RemoteId::new("");
+        assert!(empty.is_inline());
+        assert_eq!(empty, "");
+        assert_eq!(RemoteId::new("服务.1"), "服务.1");
+    }
+
+    #[test]
+    fn equality_and_hash_follow_the_text_whatever_the_storage() {
+        use std::collections::hash_map::DefaultHasher;
+        use std::hash::{Hash, Hasher};
+        let hash = |id: &TraceId| {
+            let mut h = DefaultHasher::new();
+            id.hash(&mut h);
+            h.finish()
+        };
+        let a = TraceId::Remote("abc".into());
+        let b = TraceId::Remote(RemoteId::from("abc".to_owned()));
+        assert_eq!(a, b);
+        assert_eq!(hash(&a), hash(&b));
+        assert_ne!(a, TraceId::Remote("abd".into()));
+        assert_eq!(a.to_string(), "abc");
+    }
+
+    #[test]
+    fn a_trace_id_stays_small() {
+        // Context, segment and reference each hold one: the inline id, its tag in a
+        // niche, 64 bytes in all (32 with an `Arc<str>`).
+        assert_eq!(std::mem::size_of::<TraceId>(), 64);
+        assert_eq!(std::mem::size_of::<RemoteId>(), 64);
     }
 }
 
@@ -192,6 +450,10 @@ pub(crate) struct SegmentRecord {
     pub(crate) is_size_limited: bool,
     /// Spans still open; the segment is finished when this reaches 0.
     pub(crate) open: u32,
+    /// The next segment of a chain of pooled segments (see `trace::pool`): cleared
+    /// segments travel back to the application's threads a chain at a time. Always
+    /// `None` while the segment is in use.
+    pub(crate) next: Option<Box<SegmentRecord>>,
     /// Whether the reporter sends it. False for a segment of an unsampled trace recorded
     /// only so that the reporter thread can observe it (feature `prometheus`): the worker
     /// drops it before encoding.
@@ -211,15 +473,25 @@ impl SegmentRecord {
             spare_text: Vec::new(),
             is_size_limited: false,
             open: 0,
+            next: None,
             report: true,
         }
     }
 
-    /// Clears the segment for reuse, keeping the span buffer's capacity.
+    /// Readies the segment for `trace_id`, keeping the buffers' capacity. A pooled
+    /// segment was cleared when it was given back (on the reporter thread), so the
+    /// calling thread only checks that its buffers are empty.
+    #[inline]
     pub(crate) fn reset(&mut self, trace_id: TraceId) {
         self.trace_id = trace_id;
         self.segment_id = Id::generate();
-        self.clear();
+        if !(self.spans.is_empty()
+            && self.tags.is_empty()
+            && self.logs.is_empty()
+            && self.refs.is_empty())
+        {
+            self.clear();
+        }
         self.is_size_limited = false;
         self.open = 0;
         self.report = true;

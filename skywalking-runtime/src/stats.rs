@@ -92,9 +92,10 @@ pub struct Stats {
 /// assert!(stats.segments_sent <= stats.segments_queued);
 /// ```
 pub fn stats() -> Stats {
+    let (queued, spans) = per_thread::totals();
     Stats {
-        spans_started: SPANS.load(Ordering::Relaxed),
-        segments_queued: QUEUED.load(Ordering::Relaxed),
+        spans_started: SPANS.load(Ordering::Relaxed) + spans,
+        segments_queued: QUEUED.load(Ordering::Relaxed) + queued,
         segments_sent: SENT.load(Ordering::Relaxed),
         segments_dropped: DROPPED.load(Ordering::Relaxed),
         segments_dropped_queue_full: DROPPED_QUEUE_FULL.load(Ordering::Relaxed),
@@ -115,14 +116,15 @@ pub fn stats() -> Stats {
     }
 }
 
-pub(crate) fn add_spans(n: u64) {
-    SPANS.fetch_add(n, Ordering::Relaxed);
+/// A segment of `spans` spans put on the reporter queue. Counted in this thread's own
+/// counters ([`per_thread`]): no shared cache line, no locked instruction.
+#[inline]
+pub(crate) fn segment_queued(spans: u64) {
+    per_thread::add(1, spans);
 }
-pub(crate) fn segment_queued() {
-    QUEUED.fetch_add(1, Ordering::Relaxed);
-}
-/// A segment the full queue turned away.
-pub(crate) fn segment_dropped() {
+/// A segment of `spans` spans the full queue turned away.
+pub(crate) fn segment_dropped(spans: u64) {
+    SPANS.fetch_add(spans, Ordering::Relaxed);
     DROPPED_QUEUE_FULL.fetch_add(1, Ordering::Relaxed);
     DROPPED.fetch_add(1, Ordering::Relaxed);
 }
@@ -180,4 +182,115 @@ pub(crate) fn meters_sent(n: u64) {
 }
 pub(crate) fn meters_dropped(n: u64) {
     METERS_DROPPED.fetch_add(n, Ordering::Relaxed);
+}
+
+/// Counters that each application thread updates on its own: queuing a segment is on
+/// the span hot path, and a shared atomic counter there costs a locked instruction and
+/// a cache line bouncing between cores. Each thread registers its counters once; a
+/// reading sums them (under the registry's lock), and a thread that exits folds its
+/// counts into the shared totals.
+mod per_thread {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    /// One thread's counts. Only the owner writes them (a load and a store, no
+    /// read-modify-write); readers see them whole, as each is one atomic.
+    #[derive(Default)]
+    struct Counts {
+        segments: AtomicU64,
+        spans: AtomicU64,
+    }
+
+    /// Live threads' counts, and what exited threads counted.
+    struct Registry {
+        threads: Vec<Arc<Counts>>,
+        exited: (u64, u64),
+    }
+
+    static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+        threads: Vec::new(),
+        exited: (0, 0),
+    });
+
+    /// A thread's registration: unregistered (its counts folded in) when it exits.
+    struct Local(Arc<Counts>);
+
+    impl Local {
+        fn register() -> Local {
+            let counts = Arc::new(Counts::default());
+            if let Ok(mut registry) = REGISTRY.lock() {
+                registry.threads.push(Arc::clone(&counts));
+            }
+            Local(counts)
+        }
+    }
+
+    impl Drop for Local {
+        fn drop(&mut self) {
+            if let Ok(mut registry) = REGISTRY.lock() {
+                registry.exited.0 += self.0.segments.load(Ordering::Relaxed);
+                registry.exited.1 += self.0.spans.load(Ordering::Relaxed);
+                registry.threads.retain(|c| !Arc::ptr_eq(c, &self.0));
+            }
+        }
+    }
+
+    thread_local! {
+        static LOCAL: Local = Local::register();
+    }
+
+    #[inline]
+    fn bump(counter: &AtomicU64, n: u64) {
+        counter.store(counter.load(Ordering::Relaxed) + n, Ordering::Relaxed);
+    }
+
+    /// Adds to this thread's counts (to the shared totals once the thread is exiting).
+    #[inline]
+    pub(super) fn add(segments: u64, spans: u64) {
+        if LOCAL
+            .try_with(|local| {
+                bump(&local.0.segments, segments);
+                bump(&local.0.spans, spans);
+            })
+            .is_err()
+            && let Ok(mut registry) = REGISTRY.lock()
+        {
+            registry.exited.0 += segments;
+            registry.exited.1 += spans;
+        }
+    }
+
+    /// (segments, spans) counted by every thread so far.
+    pub(super) fn totals() -> (u64, u64) {
+        let Ok(registry) = REGISTRY.lock() else {
+            return (0, 0);
+        };
+        registry.threads.iter().fold(registry.exited, |(q, s), c| {
+            (
+                q + c.segments.load(Ordering::Relaxed),
+                s + c.spans.load(Ordering::Relaxed),
+            )
+        })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn counts_survive_their_thread_and_are_summed_once() {
+            let (q0, s0) = totals();
+            std::thread::spawn(|| {
+                add(1, 5);
+                add(2, 7);
+                let (q, s) = totals();
+                assert!(q >= 3 && s >= 12);
+            })
+            .join()
+            .expect("counting thread");
+            // Other tests count too: at least what this thread added, folded in once.
+            let (q1, s1) = totals();
+            assert!(q1 - q0 >= 3 && s1 - s0 >= 12, "{q0} {q1} {s0} {s1}");
+        }
+    }
 }

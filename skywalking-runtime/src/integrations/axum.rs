@@ -76,7 +76,9 @@ pub fn operation_name(parts: &Parts) -> Cow<'static, str> {
         Some(path) => path.as_str(),
         None => UNMATCHED,
     };
-    sw_http::operation_name(parts.method.as_str(), route)
+    // A route template: one of the router's, so its name is made once (see
+    // `route_name`).
+    sw_http::route_name(parts.method.as_str(), route)
 }
 
 /// The URI as the client sent it (nesting strips a prefix from `parts.uri`).
@@ -91,10 +93,45 @@ fn original_uri(parts: &Parts) -> &Uri {
 /// with [`Router::layer`](::axum::Router::layer) (see the [module docs](self)).
 ///
 /// The service it makes is the [`tower`](super::tower) one, [`ServerService`].
-#[derive(Clone, Debug)]
+///
+/// axum clones a route's layer for every request it serves (into a new box): the
+/// default layer is zero-sized, so that clone allocates nothing. `C` is the component
+/// id of the spans: [`HttpComponent`] (49, `http`) unless
+/// [`with_component`](Self::with_component) set another (an `i32`).
+#[derive(Clone, Copy, Debug)]
 #[must_use]
-pub struct ServerLayer {
-    inner: sw_tower::ServerLayer,
+pub struct ServerLayer<C = HttpComponent> {
+    component: C,
+}
+
+/// The default component of the axum layer's spans, 49 (`http`), as a zero-sized type.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HttpComponent;
+
+/// A component id for [`ServerLayer`]: [`HttpComponent`] or an `i32`.
+pub trait ComponentId: Copy + Send + Sync + 'static + sealed::Sealed {
+    /// The id (see [`component`](crate::component)).
+    fn id(self) -> i32;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::HttpComponent {}
+    impl Sealed for i32 {}
+}
+
+impl ComponentId for HttpComponent {
+    #[inline]
+    fn id(self) -> i32 {
+        sw_http::HTTP_SERVER
+    }
+}
+
+impl ComponentId for i32 {
+    #[inline]
+    fn id(self) -> i32 {
+        self
+    }
 }
 
 impl Default for ServerLayer {
@@ -107,25 +144,42 @@ impl ServerLayer {
     /// The layer: spans named by route ([`operation_name`]), component 49 (`http`).
     pub fn new() -> Self {
         ServerLayer {
-            inner: sw_tower::ServerLayer::new()
-                .with_operation_fn(operation_name)
-                .with_uri_of(original_uri),
-        }
-    }
-
-    /// Sets the component id of the entry spans (see [`component`](crate::component));
-    /// the default is 49, `http`.
-    pub fn with_component(self, component: i32) -> Self {
-        ServerLayer {
-            inner: self.inner.with_component(component),
+            component: HttpComponent,
         }
     }
 }
 
-impl<S> Layer<S> for ServerLayer {
+impl<C: ComponentId> ServerLayer<C> {
+    /// Sets the component id of the entry spans (see [`component`](crate::component));
+    /// the default is 49, `http`.
+    pub fn with_component(self, component: i32) -> ServerLayer<i32> {
+        ServerLayer { component }
+    }
+}
+
+impl<S, C: ComponentId> Layer<S> for ServerLayer<C> {
     type Service = ServerService<S>;
 
+    #[inline]
     fn layer(&self, inner: S) -> Self::Service {
-        self.inner.layer(inner)
+        sw_tower::ServerLayer::new()
+            .with_operation_fn(operation_name)
+            .with_uri_of(original_uri)
+            .with_component(self.component.id())
+            .layer(inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_layer_is_zero_sized() {
+        // axum boxes a clone of the layer for every request: a zero-sized one is no
+        // allocation.
+        assert_eq!(std::mem::size_of::<ServerLayer>(), 0);
+        assert_eq!(ServerLayer::new().with_component(5).component.id(), 5);
+        assert_eq!(ServerLayer::default().component.id(), 49);
     }
 }

@@ -175,17 +175,7 @@ pub(super) struct Scanned<'a> {
 /// the last group (`xx=`, `xx==`, `xxx=`), never a lone symbol in the last group.
 pub(super) fn scan(encoded: &str) -> Option<Scanned<'_>> {
     let bytes = encoded.as_bytes();
-    let symbols_len = bytes.iter().rposition(|&b| b != b'=').map_or(0, |i| i + 1);
-    let padding = bytes.len() - symbols_len;
-    let complete = match (symbols_len % 4, padding) {
-        (1, _) => false,
-        (_, 0) => true,
-        (2, 1 | 2) | (3, 1) => true,
-        _ => false,
-    };
-    if !complete || symbols_len == 0 {
-        return None;
-    }
+    let symbols_len = symbols_len(bytes)?;
     let symbols = &bytes[..symbols_len];
     let [first, second, third, fourth] = &SCAN;
     let mut seen = 0u16;
@@ -249,6 +239,194 @@ pub(super) fn decode_symbols(symbols: &[u8], out: &mut [u8]) -> usize {
         }
         _ => written,
     }
+}
+
+/// What [`decode_checked`] needs to know of a symbol at position `k` of a group of four,
+/// one table per position (`DECODE[k]`): its 6-bit value already shifted into place
+/// (bits 18, 12, 6 and 0), so that one OR of four lookups is the group's 24 decoded
+/// bits, and in the high byte the same flags as [`SCAN`]: [`BAD`] for a byte no
+/// alphabet has (padding included), [`STD`] for `+` `/`, [`URL`] for `-` `_`.
+const BAD: u32 = 1 << 31;
+const STD: u32 = 1 << 30;
+const URL: u32 = 1 << 29;
+
+static DECODE: [[u32; 256]; 4] = [
+    decode_table(18),
+    decode_table(12),
+    decode_table(6),
+    decode_table(0),
+];
+
+const fn decode_table(shift: u32) -> [u32; 256] {
+    let mut table = [BAD; 256];
+    let mut i = 0;
+    while i < 64 {
+        let std = STANDARD_SYMBOLS[i];
+        let url = URL_SAFE_SYMBOLS[i];
+        let value = (i as u32) << shift;
+        if std == url {
+            table[std as usize] = value;
+        } else {
+            table[std as usize] = value | STD;
+            table[url as usize] = value | URL;
+        }
+        i += 1;
+    }
+    table
+}
+
+/// Where the padding of `encoded` starts, if its padding is where [`scan`] accepts it
+/// (none, or what completes the last group) and it has symbols.
+#[inline]
+pub(super) fn symbols_len(encoded: &[u8]) -> Option<usize> {
+    let symbols_len = encoded
+        .iter()
+        .rposition(|&b| b != b'=')
+        .map_or(0, |i| i + 1);
+    let complete = match (symbols_len % 4, encoded.len() - symbols_len) {
+        (1, _) => false,
+        (_, 0) => true,
+        (2, 1 | 2) | (3, 1) => true,
+        _ => false,
+    };
+    (complete && symbols_len != 0).then_some(symbols_len)
+}
+
+/// Checks `encoded` as [`scan`] does and decodes it into the front of `out` in the same
+/// pass: one OR of four table lookups per group of four symbols gives both the three
+/// decoded bytes and whether every symbol was valid. `Some((len, ascii))` (the decoded
+/// length and whether every decoded byte is ASCII) when `encoded` is Base64 as
+/// [`scan`] accepts it and `out` has room for its [`decoded_len`]; `None` otherwise
+/// (`out` then holds junk).
+#[inline]
+pub(super) fn decode_checked(encoded: &[u8], out: &mut [u8]) -> Option<(usize, bool)> {
+    let symbols = encoded.get(..symbols_len(encoded)?)?;
+    let len = decoded_len(symbols.len());
+    let out = out.get_mut(..len)?;
+    let [first, second, third, fourth] = &DECODE;
+    let (groups, tail) = symbols.as_chunks::<4>();
+    let (whole, rest) = out.split_at_mut(groups.len() * 3);
+    let mut seen = 0u32;
+    // Arrays on both sides: the loop is one index, no bounds checks.
+    let (triples, _) = whole.as_chunks_mut::<3>();
+    for (&[a, b, c, d], bytes) in groups.iter().zip(triples) {
+        let n = first[usize::from(a)]
+            | second[usize::from(b)]
+            | third[usize::from(c)]
+            | fourth[usize::from(d)];
+        seen |= n;
+        *bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+    }
+    // A last group of k symbols makes k - 1 bytes; the bits of the byte not output are
+    // left out of the ASCII check (they may be set: trailing bits are allowed).
+    match (tail, rest) {
+        (&[a, b], [x, ..]) => {
+            let n = first[usize::from(a)] | second[usize::from(b)];
+            seen |= n & !0xffff;
+            *x = (n >> 16) as u8;
+        }
+        (&[a, b, c], [x, y, ..]) => {
+            let n = first[usize::from(a)] | second[usize::from(b)] | third[usize::from(c)];
+            seen |= n & !0xff;
+            [*x, *y] = [(n >> 16) as u8, (n >> 8) as u8];
+        }
+        _ => {}
+    }
+    if seen & BAD != 0 || seen & (STD | URL) == STD | URL {
+        // A byte that is no symbol (padding inside included), or both alphabets.
+        return None;
+    }
+    Some((len, seen & 0x0080_8080 == 0))
+}
+
+/// [`DECODE`] for the fields of a `-`-separated header (`sw8`): `-` is no symbol there
+/// but the end of the field, so it is [`BAD`] like `=` and stops the fast loop of
+/// [`decode_until_dash`].
+static DECODE_FIELD: [[u32; 256]; 4] = [
+    field_table(18),
+    field_table(12),
+    field_table(6),
+    field_table(0),
+];
+
+const fn field_table(shift: u32) -> [u32; 256] {
+    let mut table = decode_table(shift);
+    table[b'-' as usize] = BAD;
+    table
+}
+
+/// Decodes the Base64 field at the front of `input`, which ends at the first `-` or at
+/// the end of `input`, into the front of `out`, checking it as [`scan`] does, in one
+/// walk: no separate search for the `-`. `Some((field_len, decoded_len, ascii))` when
+/// the field is Base64 as [`scan`] accepts it (a `-` can only end a field) and its
+/// decoded bytes fit `out`; `None` otherwise.
+#[inline]
+pub(super) fn decode_until_dash(input: &[u8], out: &mut [u8]) -> Option<(usize, usize, bool)> {
+    let [first, second, third, fourth] = &DECODE_FIELD;
+    let (groups, _) = input.as_chunks::<4>();
+    let (triples, _) = out.as_chunks_mut::<3>();
+    let mut seen = 0u32;
+    let mut whole = 0;
+    for (&[a, b, c, d], bytes) in groups.iter().zip(triples) {
+        let n = first[usize::from(a)]
+            | second[usize::from(b)]
+            | third[usize::from(c)]
+            | fourth[usize::from(d)];
+        if n & BAD != 0 {
+            // The end of the field (or junk): the last group, byte by byte.
+            break;
+        }
+        seen |= n;
+        *bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        whole += 1;
+    }
+    let rest = input.get(whole * 4..)?;
+    let mut written = whole * 3;
+    // At most 3 symbols, then at most 2 `=`, then the end of the field.
+    let symbols = rest
+        .iter()
+        .take(4)
+        .take_while(|&&b| first[usize::from(b)] & BAD == 0)
+        .count();
+    let padding = rest[symbols..]
+        .iter()
+        .take(3)
+        .take_while(|&&b| b == b'=')
+        .count();
+    let complete = match (symbols, padding) {
+        (0, 0) => whole > 0,
+        (2, 0..=2) | (3, 0..=1) => true,
+        _ => false,
+    };
+    if !complete || !matches!(rest.get(symbols + padding), None | Some(b'-')) {
+        return None;
+    }
+    match rest[..symbols] {
+        [a, b] => {
+            let n = first[usize::from(a)] | second[usize::from(b)];
+            seen |= n & !0xffff;
+            *out.get_mut(written)? = (n >> 16) as u8;
+            written += 1;
+        }
+        [a, b, c] => {
+            let n = first[usize::from(a)] | second[usize::from(b)] | third[usize::from(c)];
+            seen |= n & !0xff;
+            let [x, y] = out.get_mut(written..written + 2)? else {
+                return None;
+            };
+            [*x, *y] = [(n >> 16) as u8, (n >> 8) as u8];
+            written += 2;
+        }
+        _ => {}
+    }
+    if seen & (STD | URL) == STD | URL {
+        return None;
+    }
+    Some((
+        whole * 4 + symbols + padding,
+        written,
+        seen & 0x0080_8080 == 0,
+    ))
 }
 
 /// Decodes one Base64 field into an owned `String`.
@@ -424,6 +602,77 @@ mod tests {
             let encoded = engine.encode(&bytes);
             let got = scan_bytes(&encoded);
             proptest::prop_assert_eq!(got, Some((bytes.clone(), bytes.is_ascii())));
+        }
+
+        #[test]
+        fn the_fused_decoder_agrees_with_scan(s in "[A-Za-z0-9+/_=-]{0,14}|[A-Za-z0-9+/]{0,40}={0,2}|\\PC{0,8}") {
+            let mut out = [0u8; 32];
+            let fused = decode_checked(s.as_bytes(), &mut out).map(|(len, ascii)| (out[..len].to_vec(), ascii));
+            let scanned = scan_bytes(&s).filter(|(bytes, _)| bytes.len() <= out.len());
+            proptest::prop_assert_eq!(fused, scanned);
+        }
+
+        #[test]
+        fn the_fused_decoder_reads_any_bytes_encoded(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..64),
+            url in proptest::prelude::any::<bool>(),
+            pad in proptest::prelude::any::<bool>(),
+        ) {
+            let engine = match (url, pad) {
+                (false, true) => base64::engine::general_purpose::STANDARD,
+                (false, false) => base64::engine::general_purpose::STANDARD_NO_PAD,
+                (true, true) => base64::engine::general_purpose::URL_SAFE,
+                (true, false) => base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            };
+            let encoded = engine.encode(&bytes);
+            let mut out = [0u8; 64];
+            let got = decode_checked(encoded.as_bytes(), &mut out).map(|(len, ascii)| (out[..len].to_vec(), ascii));
+            proptest::prop_assert_eq!(got, Some((bytes.clone(), bytes.is_ascii())));
+            // One byte short of room: refused, never overrun.
+            proptest::prop_assert_eq!(decode_checked(encoded.as_bytes(), &mut out[..bytes.len() - 1]), None);
+        }
+
+        #[test]
+        fn the_field_walker_agrees_with_scan(
+            field in "[A-Za-z0-9+/_=]{0,14}|[A-Za-z0-9+/]{0,40}={0,2}|\\PC{0,8}",
+            rest in "(-[a-z]{0,3})?",
+        ) {
+            let input = format!("{field}{rest}");
+            let mut out = [0u8; 32];
+            let walked = decode_until_dash(input.as_bytes(), &mut out)
+                .map(|(used, len, ascii)| (used, out[..len].to_vec(), ascii));
+            // The field ends at its first `-`, if any.
+            let field = field.split('-').next().unwrap_or_default();
+            let expected = scan_bytes(field)
+                .filter(|(bytes, _)| bytes.len() <= out.len())
+                .map(|(bytes, ascii)| (field.len(), bytes, ascii));
+            proptest::prop_assert_eq!(walked, expected, "{:?}", input);
+        }
+
+        #[test]
+        fn the_field_walker_reads_any_bytes_encoded(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..64),
+            pad in proptest::prelude::any::<bool>(),
+            url in proptest::prelude::any::<bool>(),
+        ) {
+            let engine = match (url, pad) {
+                (false, true) => base64::engine::general_purpose::STANDARD,
+                (false, false) => base64::engine::general_purpose::STANDARD_NO_PAD,
+                (true, true) => base64::engine::general_purpose::URL_SAFE,
+                (true, false) => base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            };
+            let encoded = engine.encode(&bytes);
+            let mut out = [0u8; 64];
+            let got = decode_until_dash(format!("{encoded}-x").as_bytes(), &mut out)
+                .map(|(used, len, ascii)| (used, out[..len].to_vec(), ascii));
+            if encoded.contains('-') {
+                // A URL-safe `-` ends the field early: never what was encoded.
+                proptest::prop_assert!(got.as_ref().is_none_or(|(used, _, _)| *used < encoded.len()));
+            } else {
+                proptest::prop_assert_eq!(got, Some((encoded.len(), bytes.clone(), bytes.is_ascii())));
+                // Room for one byte less: refused.
+                proptest::prop_assert_eq!(decode_until_dash(encoded.as_bytes(), &mut out[..bytes.len() - 1]), None);
+            }
         }
 
         #[test]

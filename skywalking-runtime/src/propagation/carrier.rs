@@ -34,6 +34,18 @@ pub trait Extractor {
     /// `key` is one of the lowercase header names of this module. Case-insensitive
     /// carriers (HTTP) match any case; plain maps match exactly.
     fn get(&self, key: &str) -> Option<&str>;
+
+    /// Several headers at once: sets `values[i]` to [`get`](Self::get)`(keys[i])` for
+    /// each key (`keys` and `values` have the same length; extra slots are left alone).
+    ///
+    /// The default calls `get` once per key. A carrier where one lookup costs more than
+    /// a look at every header overrides it: [`http::HeaderMap`] hashes each name it is
+    /// asked for, so it reads a request's few headers once instead.
+    fn get_many<'a>(&'a self, keys: &[&str], values: &mut [Option<&'a str>]) {
+        for (key, value) in keys.iter().zip(values) {
+            *value = self.get(key);
+        }
+    }
 }
 
 /// Write access to the headers of an outgoing request or message.
@@ -60,11 +72,19 @@ impl<T: Extractor + ?Sized> Extractor for &T {
     fn get(&self, key: &str) -> Option<&str> {
         (**self).get(key)
     }
+
+    fn get_many<'a>(&'a self, keys: &[&str], values: &mut [Option<&'a str>]) {
+        (**self).get_many(keys, values);
+    }
 }
 
 impl<T: Extractor + ?Sized> Extractor for &mut T {
     fn get(&self, key: &str) -> Option<&str> {
         (**self).get(key)
+    }
+
+    fn get_many<'a>(&'a self, keys: &[&str], values: &mut [Option<&'a str>]) {
+        (**self).get_many(keys, values);
     }
 }
 
@@ -78,8 +98,71 @@ impl<T: Injector + ?Sized> Injector for &mut T {
 /// absent. With repeated headers, the first one wins.
 impl Extractor for HeaderMap {
     fn get(&self, key: &str) -> Option<&str> {
-        HeaderMap::get(self, key)?.to_str().ok()
+        let value = match known_name(key) {
+            // This module's names are built at compile time: no parsing per lookup.
+            Some(name) => HeaderMap::get(self, name),
+            None => HeaderMap::get(self, key),
+        };
+        value?.to_str().ok()
     }
+
+    /// One pass over the headers (a request has a few), comparing names by length
+    /// first, rather than one hashed lookup per key; hashed lookups beyond
+    /// 32 distinct names. The same values as `get`.
+    fn get_many<'a>(&'a self, keys: &[&str], values: &mut [Option<&'a str>]) {
+        const MAX_KEYS: usize = 8;
+        if self.keys_len() > SCAN_MAX_HEADERS || keys.len() > MAX_KEYS {
+            for (key, value) in keys.iter().zip(values) {
+                *value = Extractor::get(self, key);
+            }
+            return;
+        }
+        let keys = &keys[..keys.len().min(values.len())];
+        let mut found = [false; MAX_KEYS];
+        let mut left = keys.len();
+        for value in values.iter_mut().take(keys.len()) {
+            *value = None;
+        }
+        for (name, value) in self {
+            let name = name.as_str();
+            for ((key, slot), found) in keys.iter().zip(values.iter_mut()).zip(&mut found) {
+                // The first value of a repeated header wins, as with `get`: later ones
+                // come after it in the iteration.
+                if !*found && key.len() == name.len() && key.eq_ignore_ascii_case(name) {
+                    *found = true;
+                    *slot = value.to_str().ok();
+                    left -= 1;
+                }
+            }
+            if left == 0 {
+                break;
+            }
+        }
+    }
+}
+
+/// Distinct header names up to which [`Extractor::get_many`] on a [`HeaderMap`] scans
+/// them all rather than hashing each key.
+const SCAN_MAX_HEADERS: usize = 32;
+
+/// This module's header names, built at compile time.
+const NAME_SW8: HeaderName = HeaderName::from_static(SW8);
+const NAME_SW8_CORRELATION: HeaderName = HeaderName::from_static(SW8_CORRELATION);
+const NAME_SW8_X: HeaderName = HeaderName::from_static(SW8_X);
+const NAME_TRACEPARENT: HeaderName = HeaderName::from_static(TRACEPARENT);
+
+/// The `HeaderName` of `key` if it is one of this module's headers.
+#[inline]
+fn known_name(key: &str) -> Option<&'static HeaderName> {
+    static NAMES: [HeaderName; 4] = [NAME_SW8, NAME_SW8_CORRELATION, NAME_SW8_X, NAME_TRACEPARENT];
+    let [sw8, correlation, x, traceparent] = &NAMES;
+    Some(match key {
+        SW8 => sw8,
+        SW8_CORRELATION => correlation,
+        SW8_X => x,
+        TRACEPARENT => traceparent,
+        _ => return None,
+    })
 }
 
 /// An invalid value (one containing control characters, which the codecs of this
@@ -97,17 +180,10 @@ impl Injector for HeaderMap {
 
 /// The `HeaderName` for `key`, built at compile time for this module's headers.
 fn header_name(key: &'static str) -> Option<HeaderName> {
-    const NAME_SW8: HeaderName = HeaderName::from_static(SW8);
-    const NAME_SW8_CORRELATION: HeaderName = HeaderName::from_static(SW8_CORRELATION);
-    const NAME_SW8_X: HeaderName = HeaderName::from_static(SW8_X);
-    const NAME_TRACEPARENT: HeaderName = HeaderName::from_static(TRACEPARENT);
-    Some(match key {
-        SW8 => NAME_SW8,
-        SW8_CORRELATION => NAME_SW8_CORRELATION,
-        SW8_X => NAME_SW8_X,
-        TRACEPARENT => NAME_TRACEPARENT,
-        other => HeaderName::from_bytes(other.as_bytes()).ok()?,
-    })
+    match known_name(key) {
+        Some(name) => Some(name.clone()),
+        None => HeaderName::from_bytes(key.as_bytes()).ok(),
+    }
 }
 
 /// Exact-match lookup.
@@ -203,6 +279,53 @@ mod tests {
         assert!(headers.get(SW8).is_none());
         assert_eq!(headers.len(), 1);
         assert_eq!(Extractor::get(&headers, "x-custom"), Some("ok"));
+    }
+
+    /// `get_many` must give what `get` gives, key by key.
+    fn get_many_is_get<C: Extractor>(carrier: &C, keys: &[&str]) {
+        let mut values = vec![Some("stale"); keys.len()];
+        carrier.get_many(keys, &mut values);
+        let expected: Vec<_> = keys.iter().map(|k| carrier.get(k)).collect();
+        assert_eq!(values, expected, "{keys:?}");
+    }
+
+    #[test]
+    fn get_many_reads_what_get_reads() {
+        let keys = [
+            SW8,
+            TRACEPARENT,
+            SW8_CORRELATION,
+            SW8_X,
+            "Sw8",
+            "not a name",
+            "x-a",
+        ];
+        let mut headers = HeaderMap::new();
+        get_many_is_get(&headers, &keys);
+        headers.insert("x-a", HeaderValue::from_static("a"));
+        headers.append(SW8, HeaderValue::from_static("1-first"));
+        headers.append(SW8, HeaderValue::from_static("1-second"));
+        headers.insert(
+            SW8_X,
+            HeaderValue::from_bytes(b"1-\xff").expect("obs-text is a valid value"),
+        );
+        headers.append(SW8_X, HeaderValue::from_static("0-"));
+        headers.insert(TRACEPARENT, HeaderValue::from_static("00-x"));
+        get_many_is_get(&headers, &keys);
+        get_many_is_get(&&headers, &keys[..2]);
+        let mut values = [None; 1];
+        headers.get_many(&keys, &mut values);
+        assert_eq!(values, [Some("1-first")], "extra keys are ignored");
+        // Many headers: hashed lookups, same answers.
+        for i in 0..2 * SCAN_MAX_HEADERS {
+            headers.insert(
+                HeaderName::from_bytes(format!("x-filler-{i}").as_bytes()).expect("name"),
+                HeaderValue::from_static("v"),
+            );
+        }
+        get_many_is_get(&headers, &keys);
+        let map: BTreeMap<String, String> = [(SW8.to_owned(), "v".to_owned())].into();
+        get_many_is_get(&map, &keys);
     }
 
     #[test]

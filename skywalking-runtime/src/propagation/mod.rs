@@ -85,6 +85,7 @@ pub use sw8::{
     Base64Field, SW8, SW8_MAX_ADDRESS_LEN, SW8_MAX_ENDPOINT_LEN, SW8_MAX_ID_LEN,
     SW8_MAX_INSTANCE_LEN, SW8_MAX_LEN, SW8_MAX_SERVICE_LEN, Sw8, Sw8Header, Sw8Ref,
 };
+pub(crate) use sw8::{ID_ROOM, Sw8Fields, Text, walk as walk_sw8};
 pub use traceparent::{TRACEPARENT, TRACEPARENT_MAX_LEN, TraceParent};
 
 /// Where an incoming trace comes from.

@@ -96,7 +96,7 @@ const FIELD_ADDRESS: &str = "address used at client";
 /// assert_eq!(sw8.address_used_at_client, "pay:8080");
 /// # Ok::<(), skywalking_runtime::propagation::HeaderError>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Sw8 {
     /// Field 1: `true` for `1` ("this trace must be sampled"), `false` for `0`. The
     /// Java and Go agents force sampling whenever a valid header arrives, whatever
@@ -174,14 +174,84 @@ impl Sw8 {
     /// Decodes an `sw8` value. See the [type docs](Sw8#decoding-rules) for what is
     /// accepted and rejected.
     ///
-    /// Same as [`Sw8Header::parse`] followed by [`Sw8Header::to_sw8`]: the checks
-    /// allocate nothing, then each text field is decoded into its own `String`.
+    /// Same result as [`Sw8Header::parse`] followed by [`Sw8Header::to_sw8`], in one
+    /// walk over the value: each field is found, checked and decoded by the same loop,
+    /// then copied into its own `String`. A rejected value is checked again field by
+    /// field to name the problem.
     ///
     /// # Errors
     ///
     /// A [`HeaderError`] naming the first problem found.
     pub fn decode(value: &str) -> Result<Self, HeaderError> {
-        Sw8Header::parse(value).map(|header| header.to_sw8())
+        let mut sw8 = Sw8::default();
+        if sw8.walk_into(value) {
+            Ok(sw8)
+        } else {
+            decode_by_field(value)
+        }
+    }
+
+    /// Decodes an `sw8` value into `self`, reusing its strings: the same checks and
+    /// result as [`Sw8::decode`], and no allocation once the strings have grown to
+    /// the fields they receive (a server decoding every request's header into one
+    /// `Sw8` allocates nothing in steady state).
+    ///
+    /// ```
+    /// use skywalking_runtime::propagation::Sw8;
+    ///
+    /// let mut sw8 = Sw8::default();
+    /// sw8.decode_from("1-dHJhY2U=-c2VnbWVudA==-3-c3Zj-aW5zdGFuY2U=-L2NoZWNrb3V0-cGF5OjgwODA=")?;
+    /// assert_eq!(sw8.parent_endpoint, "/checkout");
+    /// # Ok::<(), skywalking_runtime::propagation::HeaderError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A [`HeaderError`] naming the first problem found, as [`Sw8::decode`]. `self`
+    /// then holds some fields of the rejected value, or of what it held before: read
+    /// nothing from it.
+    pub fn decode_from(&mut self, value: &str) -> Result<(), HeaderError> {
+        if self.walk_into(value) {
+            return Ok(());
+        }
+        let fields = Sw8Fields::split(value)?;
+        fields.decode_string(Text::TraceId, &mut self.trace_id)?;
+        fields.decode_string(Text::SegmentId, &mut self.parent_segment_id)?;
+        fields.decode_string(Text::Service, &mut self.parent_service)?;
+        fields.decode_string(Text::Instance, &mut self.parent_service_instance)?;
+        fields.decode_string(Text::Endpoint, &mut self.parent_endpoint)?;
+        fields.decode_string(Text::Address, &mut self.address_used_at_client)?;
+        self.sample = fields.sample;
+        self.parent_span_id = fields.parent_span_id;
+        Ok(())
+    }
+
+    /// [`walk`]s `value` into `self`'s strings; whether it was valid.
+    fn walk_into(&mut self, value: &str) -> bool {
+        let walked = walk(value, |field, bytes, _| {
+            let Ok(text) = std::str::from_utf8(bytes) else {
+                return false;
+            };
+            let out = match field {
+                Text::TraceId => &mut self.trace_id,
+                Text::SegmentId => &mut self.parent_segment_id,
+                Text::Service => &mut self.parent_service,
+                Text::Instance => &mut self.parent_service_instance,
+                Text::Endpoint => &mut self.parent_endpoint,
+                Text::Address => &mut self.address_used_at_client,
+            };
+            out.clear();
+            out.push_str(text);
+            true
+        });
+        match walked {
+            Some((sample, parent_span_id)) => {
+                self.sample = sample;
+                self.parent_span_id = parent_span_id;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Borrows the fields, for [`Sw8Ref::encode`] and friends.
@@ -204,6 +274,28 @@ impl Sw8 {
     pub fn encode(&self) -> String {
         self.view().encode()
     }
+}
+
+/// [`Sw8::decode`] a field at a time: the value split and its plain fields checked
+/// first, then each text field checked while it is decoded ([`Sw8Fields`]). Errors come
+/// in the order the type docs give.
+#[cold]
+fn decode_by_field(value: &str) -> Result<Sw8, HeaderError> {
+    let fields = Sw8Fields::split(value)?;
+    let text = |field| {
+        let mut out = String::new();
+        fields.decode_string(field, &mut out).map(|()| out)
+    };
+    Ok(Sw8 {
+        sample: fields.sample,
+        trace_id: text(Text::TraceId)?,
+        parent_segment_id: text(Text::SegmentId)?,
+        parent_span_id: fields.parent_span_id,
+        parent_service: text(Text::Service)?,
+        parent_service_instance: text(Text::Instance)?,
+        parent_endpoint: text(Text::Endpoint)?,
+        address_used_at_client: text(Text::Address)?,
+    })
 }
 
 impl FromStr for Sw8 {
@@ -274,48 +366,20 @@ impl<'a> Sw8Header<'a> {
     /// A [`HeaderError`] naming the first problem found, the same one
     /// [`Sw8::decode`] returns.
     pub fn parse(value: &'a str) -> Result<Self, HeaderError> {
-        if value.len() > SW8_MAX_LEN {
-            return Err(HeaderError::TooLong {
-                header: SW8,
-                len: value.len(),
-                max: SW8_MAX_LEN,
-            });
-        }
-        let [
+        let Sw8Fields {
             sample,
-            trace_id,
-            segment_id,
-            span_id,
-            service,
-            instance,
-            endpoint,
-            address,
-        ] = split_fields(value)?;
-
-        // The plain fields first: rejecting on them is cheaper than on Base64.
-        let sample = match sample {
-            "1" => true,
-            "0" => false,
-            _ => return Err(HeaderError::InvalidSample),
-        };
-        let parent_span_id = parse_span_id(span_id)?;
+            parent_span_id,
+            texts: [trace_id, segment_id, service, instance, endpoint, address],
+        } = Sw8Fields::split(value)?;
         Ok(Sw8Header {
             sample,
-            trace_id: Base64Field::parse(trace_id, FIELD_TRACE_ID, SW8_MAX_ID_LEN)?,
-            parent_segment_id: Base64Field::parse(segment_id, FIELD_SEGMENT_ID, SW8_MAX_ID_LEN)?,
+            trace_id: Base64Field::parse(trace_id, Text::TraceId)?,
+            parent_segment_id: Base64Field::parse(segment_id, Text::SegmentId)?,
             parent_span_id,
-            parent_service: Base64Field::parse(service, FIELD_SERVICE, SW8_MAX_SERVICE_LEN)?,
-            parent_service_instance: Base64Field::parse(
-                instance,
-                FIELD_INSTANCE,
-                SW8_MAX_INSTANCE_LEN,
-            )?,
-            parent_endpoint: Base64Field::parse(endpoint, FIELD_ENDPOINT, SW8_MAX_ENDPOINT_LEN)?,
-            address_used_at_client: Base64Field::parse(
-                address,
-                FIELD_ADDRESS,
-                SW8_MAX_ADDRESS_LEN,
-            )?,
+            parent_service: Base64Field::parse(service, Text::Service)?,
+            parent_service_instance: Base64Field::parse(instance, Text::Instance)?,
+            parent_endpoint: Base64Field::parse(endpoint, Text::Endpoint)?,
+            address_used_at_client: Base64Field::parse(address, Text::Address)?,
         })
     }
 
@@ -384,19 +448,11 @@ impl<'a> Sw8Header<'a> {
 }
 
 impl<'a> Base64Field<'a> {
-    /// Checks a non-empty Base64 field of at most `max` decoded bytes of UTF-8.
+    /// Checks a non-empty Base64 field of at most `text.max()` decoded bytes of UTF-8.
     #[inline]
-    fn parse(encoded: &'a str, field: &'static str, max: usize) -> Result<Self, HeaderError> {
-        if encoded.is_empty() {
-            return Err(HeaderError::EmptyField { header: SW8, field });
-        }
-        if encoded.len() > b64::encoded_len(max) {
-            return Err(HeaderError::FieldTooLong {
-                header: SW8,
-                field,
-                max,
-            });
-        }
+    fn parse(encoded: &'a str, text: Text) -> Result<Self, HeaderError> {
+        let (field, max) = (text.name(), text.max());
+        text.check_encoded(encoded)?;
         let Some(scanned) = b64::scan(encoded) else {
             return Err(HeaderError::InvalidBase64 { header: SW8, field });
         };
@@ -502,6 +558,292 @@ impl PartialEq<str> for Base64Field<'_> {
 impl PartialEq<&str> for Base64Field<'_> {
     fn eq(&self, other: &&str) -> bool {
         *self == **other
+    }
+}
+
+/// A text field of `sw8`: its name in errors and its cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Text {
+    TraceId,
+    SegmentId,
+    Service,
+    Instance,
+    Endpoint,
+    Address,
+}
+
+/// Room for a decoded trace or segment id: [`Sw8Fields::decode_str`]'s buffer.
+pub(crate) const ID_ROOM: usize = SW8_MAX_ID_LEN;
+
+impl Text {
+    fn name(self) -> &'static str {
+        match self {
+            Text::TraceId => FIELD_TRACE_ID,
+            Text::SegmentId => FIELD_SEGMENT_ID,
+            Text::Service => FIELD_SERVICE,
+            Text::Instance => FIELD_INSTANCE,
+            Text::Endpoint => FIELD_ENDPOINT,
+            Text::Address => FIELD_ADDRESS,
+        }
+    }
+
+    fn max(self) -> usize {
+        match self {
+            Text::TraceId | Text::SegmentId => SW8_MAX_ID_LEN,
+            Text::Service => SW8_MAX_SERVICE_LEN,
+            Text::Instance => SW8_MAX_INSTANCE_LEN,
+            Text::Endpoint => SW8_MAX_ENDPOINT_LEN,
+            Text::Address => SW8_MAX_ADDRESS_LEN,
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The checks on the encoded text, before any Base64: not empty, not longer than
+    /// the cap's encoding.
+    #[inline]
+    fn check_encoded(self, encoded: &str) -> Result<(), HeaderError> {
+        if encoded.is_empty() {
+            return Err(HeaderError::EmptyField {
+                header: SW8,
+                field: self.name(),
+            });
+        }
+        if encoded.len() > b64::encoded_len(self.max()) {
+            return Err(self.too_long());
+        }
+        Ok(())
+    }
+
+    fn too_long(self) -> HeaderError {
+        HeaderError::FieldTooLong {
+            header: SW8,
+            field: self.name(),
+            max: self.max(),
+        }
+    }
+
+    /// Checks `encoded` and decodes it into the front of `out` in one pass: the length
+    /// decoded and whether it is ASCII. `out` has room for [`b64::decoded_len`] of the
+    /// encoded length (at most the cap rounded up to 3 bytes once the encoded length is
+    /// checked). Every check but UTF-8, which the caller makes (no need for ASCII).
+    #[inline]
+    fn decode(self, encoded: &str, out: &mut [u8]) -> Result<(usize, bool), HeaderError> {
+        self.check_encoded(encoded)?;
+        let Some((len, ascii)) = b64::decode_checked(encoded.as_bytes(), out) else {
+            return Err(HeaderError::InvalidBase64 {
+                header: SW8,
+                field: self.name(),
+            });
+        };
+        if len > self.max() {
+            return Err(self.too_long());
+        }
+        Ok((len, ascii))
+    }
+
+    fn not_utf8(self) -> HeaderError {
+        HeaderError::InvalidUtf8 {
+            header: SW8,
+            field: self.name(),
+        }
+    }
+}
+
+/// Decodes an `sw8` value in one walk over it: each text field is found, checked and
+/// decoded by the same loop (no separate search for the `-` between fields), into a
+/// buffer on the stack, and handed to `text` with whether it is ASCII (its UTF-8 check
+/// is `text`'s; return `false` to reject). The sample flag and span id when the value
+/// is valid; `None` when anything is wrong, without saying what: a caller that wants
+/// the error runs the checks again with [`Sw8Fields`] (errors are rare, and their
+/// order is [`Sw8::decode`]'s).
+///
+/// The fields go to `text` in order until one is rejected: a `None` may come after
+/// some fields were handed over.
+#[inline]
+pub(crate) fn walk(
+    value: &str,
+    mut text: impl FnMut(Text, &[u8], bool) -> bool,
+) -> Option<(bool, i32)> {
+    const TEXTS: [Text; 6] = [
+        Text::TraceId,
+        Text::SegmentId,
+        Text::Service,
+        Text::Instance,
+        Text::Endpoint,
+        Text::Address,
+    ];
+    if value.len() > SW8_MAX_LEN {
+        return None;
+    }
+    let bytes = value.as_bytes();
+    let sample = match bytes {
+        [b'1', b'-', ..] => true,
+        [b'0', b'-', ..] => false,
+        _ => return None,
+    };
+    let mut at = 2;
+    let mut span_id = None;
+    // Room for the largest field (all caps are multiples of 3).
+    let mut buf = [0u8; MAX_FIELD_LEN];
+    for (i, field) in TEXTS.into_iter().enumerate() {
+        if i == 2 {
+            // Field 4, between the ids and the texts: 1 to 10 digits, then `-`.
+            let rest = bytes.get(at..)?;
+            let digits = rest
+                .iter()
+                .take(11)
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            if rest.get(digits) != Some(&b'-') {
+                return None;
+            }
+            span_id = Some(parse_span_id(value.get(at..at + digits)?).ok()?);
+            at += digits + 1;
+        }
+        let max = field.max();
+        let room = buf.get_mut(..max.div_ceil(3) * 3)?;
+        let (used, len, ascii) = b64::decode_until_dash(bytes.get(at..)?, room)?;
+        let last = i == TEXTS.len() - 1;
+        // The last field runs to the end; the others end at a `-`.
+        let ends = if last {
+            at + used == bytes.len()
+        } else {
+            bytes.get(at + used) == Some(&b'-')
+        };
+        if !ends
+            || len > max
+            || used > b64::encoded_len(max)
+            || !text(field, room.get(..len)?, ascii)
+        {
+            return None;
+        }
+        at += used + 1;
+    }
+    Some((sample, span_id?))
+}
+
+/// An `sw8` value split into its 8 fields, its length, field count, sample flag and
+/// span id checked; the text fields still Base64 and unchecked. Each text field is
+/// then checked while it is decoded, straight into where it goes
+/// ([`decode_str`](Self::decode_str), [`decode_string`](Self::decode_string)): the
+/// decoders that keep what they read make one pass over it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sw8Fields<'a> {
+    pub(crate) sample: bool,
+    pub(crate) parent_span_id: i32,
+    /// Fields 2, 3, 5, 6, 7 and 8, in [`Text`] order.
+    texts: [&'a str; 6],
+}
+
+impl<'a> Sw8Fields<'a> {
+    /// The checks of [`Sw8::decode`] up to the text fields, in its order.
+    #[inline]
+    pub(crate) fn split(value: &'a str) -> Result<Self, HeaderError> {
+        if value.len() > SW8_MAX_LEN {
+            return Err(HeaderError::TooLong {
+                header: SW8,
+                len: value.len(),
+                max: SW8_MAX_LEN,
+            });
+        }
+        let [
+            sample,
+            trace_id,
+            segment_id,
+            span_id,
+            service,
+            instance,
+            endpoint,
+            address,
+        ] = split_fields(value)?;
+        // The plain fields first: rejecting on them is cheaper than on Base64.
+        let sample = match sample {
+            "1" => true,
+            "0" => false,
+            _ => return Err(HeaderError::InvalidSample),
+        };
+        let parent_span_id = parse_span_id(span_id)?;
+        Ok(Sw8Fields {
+            sample,
+            parent_span_id,
+            texts: [trace_id, segment_id, service, instance, endpoint, address],
+        })
+    }
+
+    /// The room [`decode_bytes`](Self::decode_bytes) needs for `text`: what its
+    /// encoded length could hold, bounded by its cap (a longer encoded text is
+    /// rejected before decoding).
+    #[inline]
+    pub(crate) fn room(&self, text: Text) -> usize {
+        let encoded = self.texts[text.index()];
+        b64::decoded_len(encoded.len().min(b64::encoded_len(text.max())))
+    }
+
+    /// Checks and decodes a text field into the front of `out`, which has
+    /// [`room`](Self::room) bytes or more: the length decoded, and whether it is ASCII.
+    /// Every check but UTF-8, which the caller makes (ASCII needs none).
+    ///
+    /// # Errors
+    ///
+    /// What [`Sw8::decode`] says of this field (but [`HeaderError::InvalidUtf8`]), or
+    /// [`HeaderError::InvalidBase64`] when `out` is too short.
+    #[inline]
+    pub(crate) fn decode_bytes(
+        &self,
+        text: Text,
+        out: &mut [u8],
+    ) -> Result<(usize, bool), HeaderError> {
+        text.decode(self.texts[text.index()], out)
+    }
+
+    /// Checks and decodes an id field (trace or segment id) into `buf`: the id,
+    /// borrowed from it. Nothing is allocated.
+    ///
+    /// # Errors
+    ///
+    /// What [`Sw8::decode`] says of this field.
+    #[inline]
+    pub(crate) fn decode_str<'b>(
+        &self,
+        text: Text,
+        buf: &'b mut [u8; ID_ROOM],
+    ) -> Result<&'b str, HeaderError> {
+        debug_assert!(text.max() <= ID_ROOM);
+        let (len, _) = text.decode(self.texts[text.index()], buf)?;
+        buf.get(..len)
+            .and_then(|bytes| std::str::from_utf8(bytes).ok())
+            .ok_or(text.not_utf8())
+    }
+
+    /// Checks and decodes a text field into `out`, replacing its content and keeping
+    /// its capacity: nothing is allocated when `out` has room for the decoded text
+    /// (rounded up to 3 bytes). On an error `out` is left empty.
+    ///
+    /// # Errors
+    ///
+    /// What [`Sw8::decode`] says of this field.
+    #[inline]
+    pub(crate) fn decode_string(&self, text: Text, out: &mut String) -> Result<(), HeaderError> {
+        let mut bytes = std::mem::take(out).into_bytes();
+        bytes.clear();
+        bytes.resize(self.room(text), 0);
+        let decoded = self.decode_bytes(text, &mut bytes).map(|(len, _)| len);
+        bytes.truncate(*decoded.as_ref().unwrap_or(&0));
+        match String::from_utf8(bytes) {
+            Ok(text) => {
+                *out = text;
+                decoded.map(drop)
+            }
+            Err(err) => {
+                let mut bytes = err.into_bytes();
+                bytes.clear();
+                *out = String::from_utf8(bytes).unwrap_or_default();
+                decoded.and(Err(text.not_utf8()))
+            }
+        }
     }
 }
 
@@ -917,6 +1259,13 @@ mod tests {
     // ---- rejections ----
 
     /// A valid header with field `i` replaced.
+    /// The header of [`with_field`].
+    fn with_field_value(i: usize, value: &str) -> String {
+        let mut fields = ["1", "dA==", "cw==", "3", "c3Zj", "aW5z", "L2E=", "aDo4MA=="];
+        fields[i] = value;
+        sw8(fields)
+    }
+
     fn with_field(i: usize, value: &str) -> Result<Sw8, HeaderError> {
         let mut fields = ["1", "dA==", "cw==", "3", "c3Zj", "aW5z", "L2E=", "aDo4MA=="];
         fields[i] = value;
@@ -1287,6 +1636,103 @@ mod tests {
             })
     }
 
+    /// What [`walk`] decodes, as an `Sw8`; `None` when it rejects the value.
+    fn walked(value: &str) -> Option<Sw8> {
+        let mut texts = Vec::new();
+        let mut order = Vec::new();
+        let (sample, parent_span_id) = walk(value, |field, bytes, ascii| {
+            order.push(field);
+            match std::str::from_utf8(bytes) {
+                Ok(text) => {
+                    assert!(!ascii || text.is_ascii(), "{text:?} said ASCII");
+                    assert!(ascii || !text.is_ascii(), "{text:?} said not ASCII");
+                    texts.push(text.to_owned());
+                    true
+                }
+                Err(_) => false,
+            }
+        })?;
+        assert_eq!(
+            order,
+            [
+                Text::TraceId,
+                Text::SegmentId,
+                Text::Service,
+                Text::Instance,
+                Text::Endpoint,
+                Text::Address
+            ]
+        );
+        let [
+            trace_id,
+            parent_segment_id,
+            parent_service,
+            parent_service_instance,
+            parent_endpoint,
+            address_used_at_client,
+        ] = <[String; 6]>::try_from(texts).ok()?;
+        Some(Sw8 {
+            sample,
+            trace_id,
+            parent_segment_id,
+            parent_span_id,
+            parent_service,
+            parent_service_instance,
+            parent_endpoint,
+            address_used_at_client,
+        })
+    }
+
+    #[test]
+    fn the_walk_reads_what_decode_reads() {
+        let java = "1-ZGRkOTJmNTIyMDdjNDY4ZTljZDAzZGRkMTA3Y2Q1MzAuNjkuMTYxODEzMzExOTA0NzAwMDE=\
+            -ZGRkOTJmNTIyMDdjNDY4ZTljZDAzZGRkMTA3Y2Q1MzAuNjkuMTYxODEzMzExOTA0NzAwMDI=-3\
+            -b3JkZXItc2VydmljZQ==\
+            -ZGRkOTJmNTIyMDdjNDY4ZTljZDAzZGRkMTA3Y2Q1MzBAMTAuMC4wLjEy\
+            -e0dFVH0vb3JkZXJzL3tpZH0=-cGF5bWVudDo4MDgw";
+        assert_eq!(walked(java), decode_by_field(java).ok());
+        assert!(walked(java).is_some());
+        for bad in [
+            "",
+            "1",
+            "1-",
+            "2-dA==-cw==-3-c3Zj-aW5z-L2E=-aDo4MA==",
+            "1-dA==-cw==-3-c3Zj-aW5z-L2E=-aDo4MA==-",
+            "1-dA==-cw==-3-c3Zj-aW5z-L2E=-aDo4MA==-x",
+            "1-dA==-cw==--c3Zj-aW5z-L2E=-aDo4MA==",
+            "1-dA==-cw==-12345678901-c3Zj-aW5z-L2E=-aDo4MA==",
+            "1-dA==-cw==-3-c3Zj-aW5z-L2E=",
+            "1--cw==-3-c3Zj-aW5z-L2E=-aDo4MA==",
+            "1-dA===-cw==-3-c3Zj-aW5z-L2E=-aDo4MA==",
+            "1-d-cw==-3-c3Zj-aW5z-L2E=-aDo4MA==",
+            "1-+_8=-cw==-3-c3Zj-aW5z-L2E=-aDo4MA==",
+        ] {
+            assert_eq!(walked(bad), None, "{bad:?}");
+            assert!(decode_by_field(bad).is_err(), "{bad:?}");
+        }
+        // Every field at its cap is accepted, one byte more is not.
+        for (i, max) in [
+            (1, SW8_MAX_ID_LEN),
+            (2, SW8_MAX_ID_LEN),
+            (4, SW8_MAX_SERVICE_LEN),
+            (5, SW8_MAX_INSTANCE_LEN),
+            (6, SW8_MAX_ENDPOINT_LEN),
+            (7, SW8_MAX_ADDRESS_LEN),
+        ] {
+            for n in [max - 2, max - 1, max, max + 1] {
+                let mut field = String::new();
+                b64::encode_into(&"x".repeat(n), &mut field);
+                let header = with_field_value(i, &field);
+                assert_eq!(
+                    walked(&header),
+                    Sw8::decode(&header).ok(),
+                    "field {i}, {n} bytes"
+                );
+                assert_eq!(walked(&header).is_some(), n <= max, "field {i}, {n} bytes");
+            }
+        }
+    }
+
     // ---- properties ----
 
     fn field(max: usize) -> impl Strategy<Value = String> {
@@ -1349,6 +1795,98 @@ mod tests {
         #[test]
         fn borrowed_parser_agrees_with_the_engine(header in spelled_header()) {
             prop_assert_eq!(Sw8::decode(&header), decode_with_engine(&header));
+        }
+
+        #[test]
+        fn the_one_pass_decode_agrees_with_the_borrowed_parser(header in spelled_header()) {
+            prop_assert_eq!(
+                decode_by_field(&header),
+                Sw8Header::parse(&header).map(|parsed| parsed.to_sw8())
+            );
+            prop_assert_eq!(
+                Sw8::decode(&header),
+                Sw8Header::parse(&header).map(|parsed| parsed.to_sw8())
+            );
+        }
+
+        #[test]
+        fn decoding_into_used_strings_keeps_nothing_of_them(header in spelled_header()) {
+            let expected = Sw8::decode(&header);
+            let mut out = "left over from before".to_owned();
+            let mut all = Vec::new();
+            let mut emptied_on_error = true;
+            let decoded = Sw8Fields::split(&header).and_then(|fields| {
+                for text in [
+                    Text::TraceId,
+                    Text::SegmentId,
+                    Text::Service,
+                    Text::Instance,
+                    Text::Endpoint,
+                    Text::Address,
+                ] {
+                    let result = fields.decode_string(text, &mut out);
+                    emptied_on_error &= result.is_ok() || out.is_empty();
+                    result?;
+                    all.push(out.clone());
+                }
+                let mut buf = [0u8; ID_ROOM];
+                let trace_id = fields.decode_str(Text::TraceId, &mut buf)?.to_owned();
+                let mut buf = [0u8; ID_ROOM];
+                let segment_id = fields.decode_str(Text::SegmentId, &mut buf)?.to_owned();
+                Ok((trace_id, segment_id))
+            });
+            prop_assert!(emptied_on_error);
+            match (decoded, expected) {
+                (Ok((trace_id, segment_id)), Ok(sw8)) => {
+                    prop_assert_eq!(&trace_id, &sw8.trace_id);
+                    prop_assert_eq!(&segment_id, &sw8.parent_segment_id);
+                    prop_assert_eq!(
+                        all,
+                        vec![
+                            sw8.trace_id,
+                            sw8.parent_segment_id,
+                            sw8.parent_service,
+                            sw8.parent_service_instance,
+                            sw8.parent_endpoint,
+                            sw8.address_used_at_client,
+                        ]
+                    );
+                }
+                (Err(got), Err(expected)) => prop_assert_eq!(got, expected),
+                (got, expected) => prop_assert!(false, "{got:?} vs {expected:?}"),
+            }
+        }
+
+        #[test]
+        fn decoding_from_agrees_with_decode(first in spelled_header(), second in spelled_header()) {
+            let mut sw8 = Sw8::default();
+            for header in [&first, &second] {
+                let result = sw8.decode_from(header);
+                prop_assert_eq!(result.clone().map(|()| sw8.clone()), Sw8::decode(header));
+            }
+        }
+
+        #[test]
+        fn the_walk_agrees_with_decode(header in spelled_header()) {
+            prop_assert_eq!(walked(&header), decode_by_field(&header).ok());
+        }
+
+        #[test]
+        fn the_walk_agrees_with_decode_on_any_text(s in any::<String>()) {
+            prop_assert_eq!(walked(&s), decode_by_field(&s).ok());
+        }
+
+        #[test]
+        fn the_walk_reads_every_valid_header(sw8 in valid_sw8()) {
+            prop_assert_eq!(walked(&sw8.encode()), Some(sw8));
+        }
+
+        #[test]
+        fn the_walk_agrees_with_decode_on_header_shaped_input(
+            parts in proptest::collection::vec("[A-Za-z0-9+/=_ -]{0,12}", 6..10)
+        ) {
+            let header = parts.join("-");
+            prop_assert_eq!(walked(&header), decode_by_field(&header).ok());
         }
 
         #[test]

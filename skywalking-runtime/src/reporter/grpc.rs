@@ -3,6 +3,11 @@
 //!
 //! - **Segments**: each batch goes out as one `TraceSegmentReportService/collect` client
 //!   stream; its segments count as sent when OAP answers, as dropped when the call fails.
+//!   The records travel with the stream for the time of the call, and each segment is
+//!   encoded by one [`wire::SegmentEncoder`] when tonic asks for the next message, into a
+//!   small reused buffer, then copied into tonic's frame buffer: the bytes of a batch are
+//!   never all in memory at once, so they stay in the CPU's cache on their way to the
+//!   socket, and nothing is allocated per segment.
 //! - **Logs**: each batch of log records goes out as one `LogReportService/collect`
 //!   stream, and **meters** as one `MeterReportService/collectBatch` stream per
 //!   collection, counted the same way. All three go through one helper
@@ -29,6 +34,7 @@
 //! Every call has a timeout ([`CALL_TIMEOUT`], or less when a flush deadline is nearer),
 //! so the thread never hangs on a collector that stopped answering.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use prost::Message;
@@ -36,7 +42,7 @@ use prost::bytes::{Buf, BufMut, Bytes};
 use skywalking_proto::v3::configuration_discovery_service_client::ConfigurationDiscoveryServiceClient;
 use skywalking_proto::v3::management_service_client::ManagementServiceClient;
 use skywalking_proto::v3::{Commands, MeterData};
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::metadata::{AsciiMetadataValue, MetadataValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity as TlsIdentity};
 use tonic::{Code, Request, Status};
@@ -105,9 +111,124 @@ impl Decoder for SegmentBytesCodec {
     type Error = Status;
 
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Commands>, Status> {
-        let commands = Commands::decode(src.copy_to_bytes(src.remaining()))
-            .map_err(|e| Status::internal(format!("undecodable Commands from OAP: {e}")))?;
-        Ok(Some(commands))
+        decode_commands(src)
+    }
+}
+
+/// OAP's answer to every stream.
+fn decode_commands(src: &mut DecodeBuf<'_>) -> Result<Option<Commands>, Status> {
+    let commands = Commands::decode(src.copy_to_bytes(src.remaining()))
+        .map_err(|e| Status::internal(format!("undecodable Commands from OAP: {e}")))?;
+    Ok(Some(commands))
+}
+
+/// The batch being streamed: its records (lent by the worker for the time of the call),
+/// and what encodes them. One per sink, shared with the stream's codec.
+struct LazyBatch {
+    /// Which call the records belong to: a codec of an earlier call (a stream that timed
+    /// out but is still polled) finds another number and stops.
+    call: u64,
+    #[allow(clippy::vec_box)]
+    records: Vec<Box<SegmentRecord>>,
+    encoder: wire::SegmentEncoder,
+    /// One segment's bytes, reused.
+    scratch: Vec<u8>,
+}
+
+/// Largest segment encoding whose buffer is kept for the next segment.
+const KEEP_SCRATCH_BYTES: usize = 1 << 20;
+
+/// The segment stream's codec: item `i` is the batch's segment `i`, encoded when tonic
+/// asks for it and copied into tonic's frame buffer.
+#[derive(Clone)]
+struct SegmentCodec {
+    batch: Arc<Mutex<LazyBatch>>,
+    call: u64,
+}
+
+impl std::fmt::Debug for SegmentCodec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SegmentCodec")
+            .field("call", &self.call)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Codec for SegmentCodec {
+    type Encode = usize;
+    type Decode = Commands;
+    type Encoder = SegmentCodec;
+    type Decoder = SegmentBytesCodec;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        self.clone()
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        SegmentBytesCodec
+    }
+}
+
+impl Encoder for SegmentCodec {
+    type Item = usize;
+    type Error = Status;
+
+    fn encode(&mut self, index: usize, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        let mut guard = self
+            .batch
+            .lock()
+            .map_err(|_| Status::internal("segment encoder poisoned"))?;
+        let LazyBatch {
+            call,
+            records,
+            encoder,
+            scratch,
+        } = &mut *guard;
+        let record = records
+            .get_mut(index)
+            .filter(|_| *call == self.call)
+            .ok_or_else(|| Status::cancelled("the batch is no longer being sent"))?;
+        scratch.clear();
+        encoder.encode(record, scratch);
+        dst.put_slice(scratch);
+        if scratch.capacity() > KEEP_SCRATCH_BYTES {
+            *scratch = Vec::new();
+        }
+        Ok(())
+    }
+
+    /// Frames are written into a buffer tonic hands to h2 every 48 KiB (a yield); after
+    /// a yield the buffer is shared with the frames in flight, so running out of room
+    /// means a new buffer and a copy of what the current yield holds. With tonic's default
+    /// (8 KiB buffer, 32 KiB yield) that is several copies per yield; with a 64 KiB buffer
+    /// (the largest size `bytes` keeps as a buffer's original capacity, and below
+    /// malloc's mmap threshold) a yield never outgrows it, and a new buffer copies at most
+    /// the 16 KiB of slack.
+    fn buffer_settings(&self) -> BufferSettings {
+        BufferSettings::new(64 << 10, 48 << 10)
+    }
+}
+
+/// The items of an iterator as a stream that is always ready. `tokio_stream::iter`
+/// returns `Pending` every 32 items (cooperative scheduling), and tonic ends a chunk of
+/// the request body, one write to the socket, at every `Pending`: a batch of small
+/// segments would go out in writes of 32 segments. Always ready, the chunks are cut by
+/// size only ([`SegmentCodec::buffer_settings`]). The reporter's runtime runs nothing
+/// else that could wait.
+struct ReadyStream<I>(I);
+
+impl<I: Iterator + Unpin> tokio_stream::Stream for ReadyStream<I> {
+    type Item = I::Item;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<I::Item>> {
+        std::task::Poll::Ready(self.0.next())
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
     }
 }
 
@@ -148,8 +269,8 @@ pub(crate) struct GrpcSink {
     token: Option<AsciiMetadataValue>,
     identity: Identity,
     tls: bool,
-    /// The encoded size of the last batch, to size the next buffer.
-    last_batch_bytes: usize,
+    /// The batch being sent and its encoder, shared with the stream's codec.
+    batch: Arc<Mutex<LazyBatch>>,
     check_interval: Duration,
     next_heartbeat: Instant,
     heartbeats_since_properties: u32,
@@ -324,9 +445,14 @@ impl GrpcSink {
             backoff: Backoff::new(),
             retry_at: None,
             token,
+            batch: Arc::new(Mutex::new(LazyBatch {
+                call: 0,
+                records: Vec::new(),
+                encoder: wire::SegmentEncoder::new(&identity),
+                scratch: Vec::new(),
+            })),
             identity,
             tls,
-            last_batch_bytes: 0,
             check_interval: config.check_interval,
             next_heartbeat: Instant::now(),
             heartbeats_since_properties: 0,
@@ -562,31 +688,84 @@ impl GrpcSink {
 }
 
 impl GrpcSink {
-    /// Sends `items`, each one encoded message, as one client stream on `path`, and
-    /// handles the outcome (backoff, reconnection, logging once). True when OAP answered.
-    fn stream(
+    /// Sends `items`, each encoded into one message by `codec`, as one client stream on
+    /// `path`, and handles the outcome (backoff, reconnection, logging once). True when
+    /// OAP answered.
+    fn stream<I, C>(
         &mut self,
         path: &'static str,
-        items: Vec<Bytes>,
+        items: I,
+        codec: C,
         deadline: Option<Instant>,
         what: &str,
-    ) -> bool {
+    ) -> bool
+    where
+        I: IntoIterator + Send + 'static,
+        I::IntoIter: Send + Unpin,
+        I::Item: Send + Sync + 'static,
+        C: Codec<Encode = I::Item, Decode = Commands> + Send + 'static,
+    {
         let Some(connection) = &self.connection else {
             return false;
         };
         let mut client = connection.streams.clone();
-        let request = self.request(tokio_stream::iter(items));
+        let request = self.request(ReadyStream(items.into_iter()));
         let result = self.block_on(deadline, async move {
             client.ready().await.map_err(|e| {
                 Status::unavailable(format!("connection not ready: {}", crate::diag::chain(&e)))
             })?;
             let path = http::uri::PathAndQuery::from_static(path);
             client
-                .client_streaming::<_, Bytes, Commands, _>(request, path, SegmentBytesCodec)
+                .client_streaming(request, path, codec)
                 .await
                 .map(drop)
         });
         self.outcome(result, what)
+    }
+
+    /// The shared batch state. A panic while encoding (a bug) poisons it: the records
+    /// are still the worker's to take back, and the encoder starts over.
+    fn lent_batch(&self) -> std::sync::MutexGuard<'_, LazyBatch> {
+        self.batch.lock().unwrap_or_else(|poisoned| {
+            self.batch.clear_poison();
+            let mut lent = poisoned.into_inner();
+            lent.encoder.reset();
+            lent
+        })
+    }
+
+    /// Streams `batch` (taken for the time of the call, given back in the same order)
+    /// and counts its segments as sent or undelivered.
+    #[allow(clippy::vec_box)]
+    fn send_records(&mut self, batch: &mut Vec<Box<SegmentRecord>>, deadline: Option<Instant>) {
+        let n = batch.len() as u64;
+        if self.connection.is_none() {
+            stats::segments_undelivered(n);
+            return;
+        }
+        let call = {
+            let mut lent = self.lent_batch();
+            lent.call += 1;
+            lent.encoder.begin_batch();
+            std::mem::swap(&mut lent.records, batch);
+            lent.call
+        };
+        let codec = SegmentCodec {
+            batch: self.batch.clone(),
+            call,
+        };
+        let sent = self.stream(COLLECT, 0..n as usize, codec, deadline, "segments");
+        // Back to the worker, whatever happened to the stream.
+        {
+            let mut lent = self.lent_batch();
+            lent.call += 1;
+            std::mem::swap(&mut lent.records, batch);
+        }
+        if sent {
+            stats::segments_sent(n);
+        } else {
+            stats::segments_undelivered(n);
+        }
     }
 
     fn heartbeat_if_due(&mut self, deadline: Option<Instant>) {
@@ -669,37 +848,41 @@ impl Sink for GrpcSink {
         }
     }
 
+    /// A batch the worker cannot lend (it always lends one, see
+    /// [`send_vec`](Sink::send_vec)): encoded whole, then streamed.
     fn send(&mut self, batch: &mut [Box<SegmentRecord>], deadline: Option<Instant>) {
         let n = batch.len() as u64;
         if self.connection.is_none() {
             stats::segments_undelivered(n);
             return;
         }
-        // One buffer for the batch, sliced into one `Bytes` per segment (no copy).
-        let mut buffer = Vec::with_capacity(self.last_batch_bytes + self.last_batch_bytes / 8);
-        let mut bounds = Vec::with_capacity(batch.len());
-        for segment in batch.iter_mut() {
-            let start = buffer.len();
-            wire::encode_segment(segment, &self.identity, &mut buffer);
-            bounds.push(start..buffer.len());
-        }
-        self.last_batch_bytes = buffer.len();
-        let buffer = Bytes::from(buffer);
-        let items: Vec<Bytes> = bounds.into_iter().map(|r| buffer.slice(r)).collect();
-        if self.stream(COLLECT, items, deadline, "segments") {
+        let mut encoder = wire::SegmentEncoder::new(&self.identity);
+        let items: Vec<Bytes> = batch
+            .iter_mut()
+            .map(|segment| {
+                let mut bytes = Vec::new();
+                encoder.encode(segment, &mut bytes);
+                Bytes::from(bytes)
+            })
+            .collect();
+        if self.stream(COLLECT, items, SegmentBytesCodec, deadline, "segments") {
             stats::segments_sent(n);
         } else {
             stats::segments_undelivered(n);
         }
     }
 
+    fn send_vec(&mut self, batch: &mut Vec<Box<SegmentRecord>>, deadline: Option<Instant>) {
+        self.send_records(batch, deadline);
+    }
+
     fn send_logs(&mut self, batch: &[Box<LogItem>], deadline: Option<Instant>) {
         let n = batch.len() as u64;
-        let items = batch
+        let items: Vec<Bytes> = batch
             .iter()
             .map(|item| Bytes::from(encode_logs::log(item, &self.identity).encode_to_vec()))
             .collect();
-        if self.stream(COLLECT_LOGS, items, deadline, "logs") {
+        if self.stream(COLLECT_LOGS, items, SegmentBytesCodec, deadline, "logs") {
             stats::logs_sent(n);
         } else {
             stats::logs_undelivered(n);
@@ -714,11 +897,11 @@ impl Sink for GrpcSink {
             &self.identity.instance,
             crate::clock::now_epoch_ms(),
         );
-        let items = batches
+        let items: Vec<Bytes> = batches
             .iter()
             .map(|batch| Bytes::from(batch.encode_to_vec()))
             .collect();
-        if self.stream(COLLECT_METERS, items, deadline, "meters") {
+        if self.stream(COLLECT_METERS, items, SegmentBytesCodec, deadline, "meters") {
             stats::meters_sent(n);
         } else {
             stats::meters_dropped(n);

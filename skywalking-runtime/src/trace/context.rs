@@ -83,7 +83,7 @@ pub(crate) struct Context {
     pub(crate) ephemeral: bool,
     /// The innermost open span of `segment`, the parent of the next one; -1 for none.
     pub(crate) current: i32,
-    /// Key for unsampled spans, which have no segment.
+    /// Key for unsampled spans, which have no segment (0 in a sampled context).
     key: u64,
     unsampled_open: u32,
     pub(crate) segment: Option<Box<SegmentRecord>>,
@@ -95,6 +95,17 @@ pub(crate) struct Context {
     pub(crate) sent_at_ms: Option<i64>,
     /// The peer of the last exit span the span limit kept out, for its header.
     limited_peer: Str,
+}
+
+/// The key of an unsampled context's spans (a sampled context's spans use their
+/// segment's key, so none is made for it).
+#[inline]
+fn unsampled_key(sampled: bool) -> u64 {
+    if sampled {
+        0
+    } else {
+        Id::generate().as_u128() as u64 | 1 << 63
+    }
 }
 
 #[inline]
@@ -211,36 +222,101 @@ impl Context {
     }
 
     /// A context continuing `trace_id` (from a header or a snapshot).
+    ///
+    /// This thread's spare context is reset in place when there is one: its fields are
+    /// assigned one by one, and what it owns (correlation data, a reference, a peer) is
+    /// dropped only when it holds something, so starting a trace copies no whole
+    /// `Context` and frees nothing in the common case.
+    #[inline]
     pub(crate) fn boxed(trace_id: TraceId, sampled: bool) -> Box<Context> {
-        let fresh = Context {
-            trace_id,
-            sampled,
-            undecided: false,
-            skip_analysis: false,
-            ephemeral: false,
-            current: -1,
-            key: Id::generate().as_u128() as u64 | 1 << 63,
-            unsampled_open: 0,
-            segment: None,
-            first_ref: None,
-            correlation: crate::propagation::Correlation::with_limits(
-                settings::correlation_limits(),
-            ),
-            sent_at_ms: None,
-            limited_peer: Str::Borrowed(""),
-        };
+        let limits = settings::correlation_limits();
         match spare_context() {
             Some(mut ctx) => {
-                *ctx = fresh;
+                ctx.trace_id = trace_id;
+                ctx.sampled = sampled;
+                ctx.undecided = false;
+                ctx.skip_analysis = false;
+                ctx.ephemeral = false;
+                ctx.current = -1;
+                ctx.key = unsampled_key(sampled);
+                ctx.unsampled_open = 0;
+                if ctx.segment.is_some() {
+                    ctx.segment = None;
+                }
+                if ctx.first_ref.is_some() {
+                    ctx.first_ref = None;
+                }
+                if !ctx.correlation.is_empty() || ctx.correlation.limits() != limits {
+                    ctx.correlation = crate::propagation::Correlation::with_limits(limits);
+                }
+                ctx.sent_at_ms = None;
+                if !ctx.limited_peer.is_empty() {
+                    ctx.limited_peer = Str::Borrowed("");
+                }
                 ctx
             }
-            None => Box::new(fresh),
+            None => Box::new(Context {
+                trace_id,
+                sampled,
+                undecided: false,
+                skip_analysis: false,
+                ephemeral: false,
+                current: -1,
+                key: unsampled_key(sampled),
+                unsampled_open: 0,
+                segment: None,
+                first_ref: None,
+                correlation: crate::propagation::Correlation::with_limits(limits),
+                sent_at_ms: None,
+                limited_peer: Str::Borrowed(""),
+            }),
         }
     }
 
     /// Opens a span as a child of the current one.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn open(&mut self, init: SpanInit) -> Handle {
+        // The common case, kept small enough to inline: a span of a sampled trace whose
+        // segment has started, under the span limit.
+        if self.sampled
+            && let Some(segment) = self.segment.as_deref_mut()
+        {
+            let id = segment.spans.len();
+            if id != 0 && id < settings::span_limit() {
+                let id = id as i32;
+                // An exit span has no children in SkyWalking's model, so it never
+                // becomes the parent of later spans: sibling calls made concurrently
+                // (`join!`) stay siblings.
+                let becomes_current = init.kind != SpanKind::Exit;
+                segment.spans.push(SpanRecord {
+                    parent_id: self.current,
+                    start: clock::now_raw(),
+                    end: 0,
+                    kind: init.kind,
+                    layer: init.layer,
+                    component: init.component,
+                    is_error: false,
+                    skip_analysis: self.skip_analysis,
+                    name: init.name,
+                    peer: init.peer,
+                });
+                segment.open += 1;
+                if becomes_current {
+                    self.current = id;
+                }
+                return Handle {
+                    key: segment_key(segment),
+                    id,
+                };
+            }
+        }
+        self.open_other(init)
+    }
+
+    /// [`open`](Self::open) for every other case: an unsampled trace, the first span of
+    /// a segment (which may carry a reference), a span past the limit.
+    #[inline(never)]
+    fn open_other(&mut self, init: SpanInit) -> Handle {
         if !self.sampled {
             // Only the span that made an ephemeral context keeps it alive; every other
             // span of an unsampled trace is a no-op.
@@ -328,6 +404,7 @@ impl Context {
 
     /// Closes a span at `end`. Returns true when the context has no open span left (its
     /// segment, if any, has been handed to the reporter).
+    #[inline(always)]
     pub(crate) fn close(&mut self, handle: Handle, end: u64) -> bool {
         if handle.id == UNSAMPLED {
             if handle.key == self.key && self.unsampled_open > 0 {
@@ -367,6 +444,7 @@ impl Context {
 
     /// Hands the segment being recorded, if any, to the reporter, closing what is still
     /// open at `end`.
+    #[inline(never)]
     pub(crate) fn finish_segment(&mut self, end: u64) {
         if let Some(mut segment) = self.segment.take() {
             segment.close_all(end);

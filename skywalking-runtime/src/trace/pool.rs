@@ -4,9 +4,24 @@
 //! when the queue is full). After encoding, the reporter hands each segment back with
 //! [`recycle_segment`], so its span, tag and log buffers are reused by the next segment
 //! [`take_segment`] gives out.
+//!
+//! Cleared segments travel back in **chains** of up to [`CHAIN_LEN`], linked through
+//! [`SegmentRecord::next`]: the thread that recycles (the reporter) links them, and a
+//! thread that starts segments takes a whole chain from the shared pool into its own
+//! cache. Starting a segment then takes one from a thread-local list, and the shared
+//! pool's atomics are touched once per chain instead of once per segment. Memory stays
+//! bounded: [`POOL_CAPACITY`] segments in the shared pool, and at most one chain being
+//! used and one being filled per thread; what does not fit is freed.
+//!
+//! After a burst the pool gives back what nobody takes: once no thread has taken from it
+//! for a second, the reporter frees the pooled chains above a floor ([`decay`]), so an
+//! idle process returns to [`POOL_FLOOR_CHAINS`] chains while a busy one keeps what it
+//! uses.
 
 use std::cell::{Cell, RefCell};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use crossbeam_queue::ArrayQueue;
 
@@ -15,24 +30,90 @@ use crate::record::{SegmentRecord, TraceId};
 use crate::stats;
 
 /// Finished segments waiting for the reporter (`SW_AGENT_REPORTER_MAX_SEND_QUEUE`).
-pub(crate) static SEGMENTS: BoundedQueue<Box<SegmentRecord>> = BoundedQueue::new();
+pub(crate) static SEGMENTS: SegmentQueue = SegmentQueue::new();
 
-/// Segments kept for reuse.
-const POOL_CAPACITY: usize = 1024;
+/// The reporter's queue of finished segments: a [`BoundedQueue`] whose consumer counts
+/// what it takes, so that producers count nothing.
+#[derive(Debug)]
+pub(crate) struct SegmentQueue {
+    items: BoundedQueue<Box<SegmentRecord>>,
+}
+
+impl SegmentQueue {
+    const fn new() -> Self {
+        SegmentQueue {
+            items: BoundedQueue::new(),
+        }
+    }
+
+    /// Sets the bound (see [`BoundedQueue::configure`]).
+    pub(crate) fn configure(&self, capacity: usize) {
+        self.items.configure(capacity);
+    }
+
+    /// Segments waiting.
+    pub(crate) fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Moves up to `max` queued segments into `into` (a reporter turn). A turn that
+    /// finds nothing hands this thread's unfinished chain to the pool, so that every
+    /// recycled segment can be taken once the reporter is idle, and lets the pool shrink
+    /// ([`decay`]).
+    #[allow(clippy::vec_box)] // Segments travel as boxes: queues and pools move pointers.
+    pub(crate) fn drain(&self, max: usize, into: &mut Vec<Box<SegmentRecord>>) {
+        let start = into.len();
+        self.items.drain(max, into);
+        if into.len() == start {
+            hand_back_chain();
+            decay();
+        }
+    }
+}
+
+/// Segments kept for reuse in the shared pool.
+pub(crate) const POOL_CAPACITY: usize = 1024;
+/// Segments per chain (see the module docs).
+pub(crate) const CHAIN_LEN: usize = 32;
+/// Chains the pool keeps however long it idles (see [`decay`]).
+pub(crate) const POOL_FLOOR_CHAINS: usize = 2;
 /// Span buffers larger than this are shrunk before reuse, to keep the pool's memory small.
 const POOLED_SPAN_CAPACITY: usize = 128;
-/// Span buffer of a fresh segment.
-const INITIAL_SPAN_CAPACITY: usize = 16;
+/// Tag buffers larger than this are shrunk before reuse (a tag per span of the largest
+/// pooled segment).
+const POOLED_TAG_CAPACITY: usize = POOLED_SPAN_CAPACITY;
+/// Log and reference buffers larger than this are shrunk before reuse (few spans log,
+/// few segments have more than one reference).
+const POOLED_RARE_CAPACITY: usize = 8;
+/// Span buffer of a fresh segment, when this thread's last segment was no larger. A
+/// fresh segment is sized like the thread's last one, and a trace that waits (a parked
+/// task) holds its segment, so the buffer is no larger than needed: one span for a
+/// thread of one-span traces; a larger segment grows its buffer once, and keeps the
+/// capacity while it is pooled.
+const INITIAL_SPAN_CAPACITY: usize = 1;
 
+/// Chains of cleared segments, by their first segment.
 static POOL: OnceLock<ArrayQueue<Box<SegmentRecord>>> = OnceLock::new();
 
 fn pool() -> &'static ArrayQueue<Box<SegmentRecord>> {
-    POOL.get_or_init(|| ArrayQueue::new(POOL_CAPACITY))
+    POOL.get_or_init(|| ArrayQueue::new(POOL_CAPACITY / CHAIN_LEN))
+}
+
+/// A chain of cleared segments being filled, and its length.
+#[derive(Default)]
+struct Chain {
+    head: Option<Box<SegmentRecord>>,
+    len: usize,
 }
 
 thread_local! {
     /// Spans in the last segment this thread finished.
     static LAST_SPANS: Cell<usize> = const { Cell::new(0) };
+    /// Cleared segments this thread takes from before the shared pool.
+    static CACHE: Cell<Option<Box<SegmentRecord>>> = const { Cell::new(None) };
+    /// Segments this thread gave back, linked until the chain is full (or the shared
+    /// pool runs dry).
+    static RETURNS: Cell<Chain> = const { Cell::new(Chain { head: None, len: 0 }) };
     /// Emptied strings (capacity kept) that pooled segments brought back: the text of
     /// the next incoming reference is decoded into them ([`take_text`]).
     static SPARE_TEXT: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
@@ -41,23 +122,46 @@ thread_local! {
 /// Strings this thread keeps in [`SPARE_TEXT`]: the texts of a few references.
 const MAX_THREAD_SPARE_TEXT: usize = 16;
 
-/// A cleared segment for `trace_id`, from the pool when one is free.
+/// A cleared segment for `trace_id`: from this thread's cache, else a chain from the
+/// shared pool, else a new one.
 #[inline]
 pub(crate) fn take_segment(trace_id: TraceId) -> Box<SegmentRecord> {
-    let mut segment = pool().pop().unwrap_or_else(|| {
-        // The pool is empty (the reporter is behind): size the new buffer like this
-        // thread's last segment, so it is allocated once rather than grown.
-        let capacity = LAST_SPANS
-            .try_with(Cell::get)
-            .unwrap_or(0)
-            .clamp(INITIAL_SPAN_CAPACITY, POOLED_SPAN_CAPACITY);
-        Box::new(SegmentRecord::with_capacity(capacity))
-    });
+    let mut segment = CACHE
+        .try_with(|cache| {
+            let mut head = match cache.take() {
+                Some(head) => head,
+                None => take_chain()?,
+            };
+            cache.set(head.next.take());
+            Some(head)
+        })
+        .ok()
+        .flatten()
+        .unwrap_or_else(fresh_segment);
     if !segment.spare_text.is_empty() {
         keep_spare_text(&mut segment.spare_text);
     }
     segment.reset(trace_id);
     segment
+}
+
+/// A chain from the shared pool (marking the pool in use, see [`decay`]).
+#[inline]
+fn take_chain() -> Option<Box<SegmentRecord>> {
+    let chain = pool().pop()?;
+    POOL_TAKEN.store(true, Ordering::Relaxed);
+    Some(chain)
+}
+
+/// A new segment, when the pool is empty (the reporter is behind): its span buffer is
+/// sized like this thread's last segment, so it is allocated once rather than grown.
+#[cold]
+fn fresh_segment() -> Box<SegmentRecord> {
+    let capacity = LAST_SPANS
+        .try_with(Cell::get)
+        .unwrap_or(0)
+        .clamp(INITIAL_SPAN_CAPACITY, POOLED_SPAN_CAPACITY);
+    Box::new(SegmentRecord::with_capacity(capacity))
 }
 
 /// Moves a pooled segment's spare strings to this thread's [`SPARE_TEXT`], as many as
@@ -98,37 +202,100 @@ pub(crate) fn take_text() -> String {
 #[inline]
 pub(crate) fn submit(segment: Box<SegmentRecord>) {
     let _ = LAST_SPANS.try_with(|last| last.set(segment.spans.len()));
-    if !segment.report {
-        // Recorded to be observed on the reporter thread, never sent: not counted as a
-        // segment (the stats identities hold for what is sent).
-        if let Err(segment) = SEGMENTS.push(segment) {
-            recycle_segment(segment);
-        }
-        return;
-    }
-    stats::add_spans(segment.spans.len() as u64);
-    match SEGMENTS.push(segment) {
-        Ok(()) => stats::segment_queued(),
+    let spans = segment.spans.len() as u64;
+    let report = segment.report;
+    match SEGMENTS.items.push(segment) {
+        // Recorded to be sent: counted. (A segment recorded only for the reporter thread
+        // to observe, feature `prometheus`, is not: the identities hold for what is sent.)
+        Ok(()) if report => stats::segment_queued(spans),
+        Ok(()) => {}
         Err(segment) => {
-            stats::segment_dropped();
+            if report {
+                stats::segment_dropped(spans);
+            }
             recycle_segment(segment);
         }
     }
 }
 
-/// Gives a segment back for reuse.
+/// Puts this thread's unfinished chain of recycled segments in the shared pool (freed
+/// if the pool is full).
+fn hand_back_chain() {
+    let _ = RETURNS.try_with(|returns| {
+        let mut chain = returns.take();
+        if let Some(head) = chain.head.take() {
+            let _ = pool().push(head);
+        }
+        chain.len = 0;
+        returns.set(chain);
+    });
+}
+
+/// Set when a thread takes a chain from the shared pool: the pool is in use.
+static POOL_TAKEN: AtomicBool = AtomicBool::new(false);
+/// How long the pool must go untouched before [`decay`] frees part of it.
+const DECAY_AFTER: Duration = Duration::from_secs(1);
+
+/// When the reporter first found the pool untouched (reporter thread only).
+static UNTOUCHED_SINCE: Mutex<Option<Instant>> = Mutex::new(None);
+
+/// Frees the pooled chains above [`POOL_FLOOR_CHAINS`] once no thread has taken a chain
+/// for [`DECAY_AFTER`]: a second after a burst the pool is back to its floor, while a
+/// pool in use keeps its size. Runs on the reporter thread, when a turn found no
+/// segment.
+fn decay() {
+    let Some(pool) = POOL.get() else {
+        return;
+    };
+    let Ok(mut since) = UNTOUCHED_SINCE.lock() else {
+        return;
+    };
+    let now = Instant::now();
+    if POOL_TAKEN.swap(false, Ordering::Relaxed) {
+        *since = Some(now);
+        return;
+    }
+    let start = *since.get_or_insert(now);
+    if now.duration_since(start) < DECAY_AFTER {
+        return;
+    }
+    *since = Some(now);
+    while pool.len() > POOL_FLOOR_CHAINS {
+        drop(pool.pop());
+    }
+}
+
+/// Gives a segment back for reuse: cleared, and linked into this thread's chain, which
+/// goes to the shared pool once it is full or the pool has run dry (so that threads
+/// waiting for segments get them at once); what the pool has no room for is freed.
 pub(crate) fn recycle_segment(mut segment: Box<SegmentRecord>) {
     segment.clear();
     if segment.spans.capacity() > POOLED_SPAN_CAPACITY {
         segment.spans.shrink_to(POOLED_SPAN_CAPACITY);
     }
-    if segment.tags.capacity() > POOLED_SPAN_CAPACITY {
-        segment.tags.shrink_to(POOLED_SPAN_CAPACITY);
+    if segment.tags.capacity() > POOLED_TAG_CAPACITY {
+        segment.tags.shrink_to(POOLED_TAG_CAPACITY);
     }
-    if segment.logs.capacity() > POOLED_SPAN_CAPACITY {
-        segment.logs.shrink_to(POOLED_SPAN_CAPACITY);
+    if segment.logs.capacity() > POOLED_RARE_CAPACITY {
+        segment.logs.shrink_to(POOLED_RARE_CAPACITY);
     }
-    let _ = pool().push(segment);
+    if segment.refs.capacity() > POOLED_RARE_CAPACITY {
+        segment.refs.shrink_to(POOLED_RARE_CAPACITY);
+    }
+    let _ = RETURNS.try_with(move |returns| {
+        let mut chain = returns.take();
+        segment.next = chain.head.take();
+        chain.head = Some(segment);
+        chain.len += 1;
+        if chain.len >= CHAIN_LEN || pool().is_empty() {
+            if let Some(head) = chain.head.take() {
+                // A full pool frees the chain (dropped here, on the recycling thread).
+                let _ = pool().push(head);
+            }
+            chain.len = 0;
+        }
+        returns.set(chain);
+    });
 }
 
 /// Gives text that no segment will keep (the name of a span an unsampled trace does
@@ -149,4 +316,60 @@ pub(crate) fn give_text(text: crate::record::Str) {
             spare.push(text);
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::Id;
+
+    /// Segments in the shared pool now (other tests may take some meanwhile).
+    fn pooled() -> usize {
+        let mut chains = Vec::new();
+        while let Some(chain) = pool().pop() {
+            chains.push(chain);
+        }
+        let mut count = 0;
+        for chain in &chains {
+            let mut next = Some(&**chain);
+            while let Some(segment) = next {
+                count += 1;
+                next = segment.next.as_deref();
+            }
+        }
+        for chain in chains {
+            let _ = pool().push(chain);
+        }
+        count
+    }
+
+    #[test]
+    fn recycled_segments_come_back_in_bounded_chains() {
+        // On a thread of its own, so that its caches start empty.
+        std::thread::spawn(|| {
+            let segments: Vec<_> = (0..POOL_CAPACITY + 3 * CHAIN_LEN)
+                .map(|_| take_segment(TraceId::Local(Id::generate())))
+                .collect();
+            for mut segment in segments {
+                segment.spans.reserve(1);
+                recycle_segment(segment);
+            }
+            // The pool holds at most its capacity; the rest was freed, or waits in this
+            // thread's unfinished chain.
+            assert!(pooled() <= POOL_CAPACITY);
+            let chain = RETURNS.with(|returns| {
+                let chain = returns.take();
+                let len = chain.len;
+                returns.set(chain);
+                len
+            });
+            assert!(chain < CHAIN_LEN);
+            // A taken segment is cleared and unlinked, whichever chain it came from.
+            let segment = take_segment(TraceId::Local(Id::generate()));
+            assert!(segment.next.is_none() && segment.spans.is_empty());
+            assert!(segment.spans.capacity() >= 1);
+        })
+        .join()
+        .expect("the test thread");
+    }
 }

@@ -1,36 +1,37 @@
 //! Joining the trace context with the header codecs: continuing an incoming trace on an
 //! entry span and writing the outgoing headers for an exit span.
 
-use std::sync::Arc;
-
 use crate::id::Id;
 use crate::propagation::{
-    Base64Field, Correlation, Extension, Extractor, Injector, SW8, SW8_CORRELATION, SW8_X,
-    Sw8Header, Sw8Ref, TRACEPARENT, TraceParent,
+    Correlation, Extension, Extractor, ID_ROOM, Injector, SW8, SW8_CORRELATION, SW8_X, Sw8Fields,
+    Sw8Ref, TRACEPARENT, Text, TraceParent, walk_sw8,
 };
-use crate::record::{RefKind, RefRecord, SegmentId, SegmentIdDisplay, Str, TraceId};
+use crate::record::{RefKind, RefRecord, RemoteId, SegmentId, SegmentIdDisplay, Str, TraceId};
 use crate::trace::context::{self, Context, Handle, SpanInit};
 use crate::trace::pool;
 
 /// The context an incoming request continues, or `None` (no header, a malformed one, or
 /// the agent off): the entry span then starts a new trace.
 ///
-/// The same rules as [`crate::propagation::extract`], without its owned `Sw8`: the
-/// header is checked in place ([`Sw8Header`]) and each field decoded once, straight
-/// into the reference the segment keeps.
+/// The same rules as [`crate::propagation::extract`], without its owned `Sw8`: each
+/// field of the header is checked while it is decoded, once, straight into the
+/// reference the segment keeps ([`reference_from`]).
+// Not inlined: one call per request, and a place profiles can measure.
+#[inline(never)]
 pub(crate) fn incoming_context<C: Extractor + ?Sized>(carrier: &C) -> Option<Box<Context>> {
     if !crate::settings::is_enabled() {
         return None;
     }
-    let sw8 = carrier
-        .get(SW8)
-        .and_then(|value| Sw8Header::parse(value).ok());
-    let mut ctx = match sw8 {
+    // One look at the carrier for every header read here (an HTTP request's headers
+    // are scanned once rather than hashed four times).
+    let mut values = [None; 4];
+    carrier.get_many(&[SW8, TRACEPARENT, SW8_CORRELATION, SW8_X], &mut values);
+    let [sw8, traceparent, correlation, extension] = values;
+    let mut ctx = match sw8.and_then(reference_from) {
         // Any valid `sw8` is continued and recorded, whatever its sample flag, as the
         // Java and Go agents do: the caller reported the segment it names (we never send
         // a header from a trace that records nothing, and neither do they).
-        Some(header) => {
-            let reference = reference_to(&header);
+        Some(reference) => {
             let mut ctx = Context::boxed(reference.trace_id.clone(), true);
             ctx.first_ref = Some(reference);
             ctx
@@ -38,59 +39,118 @@ pub(crate) fn incoming_context<C: Extractor + ?Sized>(carrier: &C) -> Option<Box
         // A W3C caller names no SkyWalking segment to refer to: keep its trace id and
         // sampling decision.
         None => {
-            let tp = carrier
-                .get(TRACEPARENT)
-                .and_then(|value| TraceParent::decode(value).ok())?;
+            let tp = traceparent.and_then(|value| TraceParent::decode(value).ok())?;
             if !tp.sampled {
                 crate::stats::trace_unsampled();
             }
             Context::maybe_undecided(TraceId::Local(Id::from_u128(tp.trace_id)), tp.sampled)
         }
     };
-    if let Some(correlation) = carrier
-        .get(SW8_CORRELATION)
+    if let Some(correlation) = correlation
         .and_then(|value| Correlation::decode(value, crate::settings::correlation_limits()).ok())
     {
         ctx.correlation = correlation;
     }
-    if let Some(extension) = carrier
-        .get(SW8_X)
-        .and_then(|value| Extension::decode(value).ok())
-    {
+    if let Some(extension) = extension.and_then(|value| Extension::decode(value).ok()) {
         ctx.skip_analysis = extension.skip_analysis;
         ctx.sent_at_ms = extension.send_timestamp_ms;
     }
     Some(ctx)
 }
 
-/// The `CrossProcess` reference an `sw8` header stands for: each field decoded once
-/// into what the segment keeps.
-fn reference_to(header: &Sw8Header<'_>) -> RefRecord {
-    let trace_id: Arc<str> = header.trace_id().with_decoded(|id| Arc::from(id));
-    let segment_id: Arc<str> = header.parent_segment_id().with_decoded(|id| Arc::from(id));
-    RefRecord {
+/// The `CrossProcess` reference an `sw8` value stands for, or `None` when the value is
+/// malformed (the rules of [`crate::propagation::Sw8::decode`]). One walk over the
+/// value finds, checks and decodes each field ([`walk_sw8`]), which then goes
+/// straight into what the segment keeps: the ids inline ([`RemoteId`]), the texts into
+/// spare strings of this thread (see [`pool::take_text`]). In steady state nothing is
+/// allocated.
+fn reference_from(value: &str) -> Option<RefRecord> {
+    let mut ids: [Option<RemoteId>; 2] = [None, None];
+    let mut texts: [Option<Str>; 4] = [None, None, None, None];
+    let walked = walk_sw8(value, |field, bytes, ascii| match field {
+        Text::TraceId | Text::SegmentId => {
+            let id = RemoteId::from_bytes(bytes, ascii);
+            let ok = id.is_some();
+            ids[usize::from(field == Text::SegmentId)] = id;
+            ok
+        }
+        _ => {
+            let Ok(decoded) = std::str::from_utf8(bytes) else {
+                return false;
+            };
+            let mut text = pool::take_text();
+            text.push_str(decoded);
+            let slot = match field {
+                Text::Service => 0,
+                Text::Instance => 1,
+                Text::Endpoint => 2,
+                _ => 3,
+            };
+            texts[slot] = Some(Str::Owned(text));
+            true
+        }
+    });
+    let (
+        Some((_, span_id)),
+        [Some(trace_id), Some(segment_id)],
+        [Some(service), Some(instance), Some(endpoint), Some(address)],
+    ) = (walked, ids, texts)
+    else {
+        // Rejected (or, were the walk ever stricter than the rules, a second opinion).
+        return reference_by_field(value);
+    };
+    Some(RefRecord {
         kind: RefKind::CrossProcess,
         trace_id: TraceId::Remote(trace_id),
         parent_segment_id: SegmentIdDisplay(SegmentId::Remote(segment_id)),
-        parent_span_id: header.parent_span_id(),
-        parent_service: text(header.parent_service()),
-        parent_service_instance: text(header.parent_service_instance()),
-        parent_endpoint: text(header.parent_endpoint()),
-        network_address_used_at_peer: text(header.address_used_at_client()),
+        parent_span_id: span_id,
+        parent_service: service,
+        parent_service_instance: instance,
+        parent_endpoint: endpoint,
+        network_address_used_at_peer: address,
+    })
+}
+
+/// [`reference_from`] a field at a time: the value split first, then each field
+/// checked while it is decoded ([`Sw8Fields`]), as `Sw8::decode` does. The path of a
+/// rejected value.
+#[cold]
+fn reference_by_field(value: &str) -> Option<RefRecord> {
+    let fields = Sw8Fields::split(value).ok()?;
+    let trace_id = remote_id(&fields, Text::TraceId)?;
+    let segment_id = remote_id(&fields, Text::SegmentId)?;
+    Some(RefRecord {
+        kind: RefKind::CrossProcess,
+        trace_id: TraceId::Remote(trace_id),
+        parent_segment_id: SegmentIdDisplay(SegmentId::Remote(segment_id)),
+        parent_span_id: fields.parent_span_id,
+        parent_service: text(&fields, Text::Service)?,
+        parent_service_instance: text(&fields, Text::Instance)?,
+        parent_endpoint: text(&fields, Text::Endpoint)?,
+        network_address_used_at_peer: text(&fields, Text::Address)?,
+    })
+}
+
+/// An id field, decoded straight into the [`RemoteId`]'s inline buffer when it fits
+/// (every official agent's ids do), else through a buffer on the stack.
+#[inline]
+fn remote_id(fields: &Sw8Fields<'_>, field: Text) -> Option<RemoteId> {
+    if fields.room(field) <= RemoteId::INLINE_LEN {
+        RemoteId::write_inline(|buf| fields.decode_bytes(field, buf).ok())
+    } else {
+        let mut buf = [0u8; ID_ROOM];
+        fields.decode_str(field, &mut buf).ok().map(RemoteId::new)
     }
 }
 
-/// A field's decoded text, in a spare string of this thread (see [`pool::take_text`]):
+/// A text field decoded into a spare string of this thread (see [`pool::take_text`]):
 /// in steady state the strings of the last references come back with pooled segments,
 /// and decoding allocates nothing.
 #[inline]
-fn text(field: Base64Field<'_>) -> Str {
-    if field.decoded_len() == 0 {
-        return Str::Borrowed("");
-    }
+fn text(fields: &Sw8Fields<'_>, field: Text) -> Option<Str> {
     let mut text = pool::take_text();
-    field.decode_into(&mut text);
-    Str::Owned(text)
+    fields.decode_string(field, &mut text).ok()?;
+    Some(Str::Owned(text))
 }
 
 /// Adds the reference `carrier`'s `sw8` names to the span behind `handle`.
@@ -101,10 +161,9 @@ pub(crate) fn add_reference<C: Extractor + ?Sized>(handle: Handle, carrier: &C) 
     let Some(value) = carrier.get(SW8) else {
         return false;
     };
-    let Ok(header) = Sw8Header::parse(value) else {
+    let Some(reference) = reference_from(value) else {
         return false;
     };
-    let reference = reference_to(&header);
     context::with_current(|ctx| match ctx.segment_of(handle) {
         Some(segment) => {
             segment.refs.push((handle.id, reference));
@@ -256,4 +315,107 @@ pub fn correlation() -> Option<Correlation> {
 /// values by default).
 pub fn set_correlation(key: &str, value: &str) -> bool {
     context::with_current(|ctx| ctx.correlation.insert(key, value)).unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::propagation::Sw8;
+
+    /// What the Java agent sends.
+    const JAVA_SW8: &str = "1-ZGRkOTJmNTIyMDdjNDY4ZTljZDAzZGRkMTA3Y2Q1MzAuNjkuMTYxODEzMzExOTA0NzAwMDE=\
+        -ZGRkOTJmNTIyMDdjNDY4ZTljZDAzZGRkMTA3Y2Q1MzAuNjkuMTYxODEzMzExOTA0NzAwMDI=-3\
+        -b3JkZXItc2VydmljZQ==\
+        -ZGRkOTJmNTIyMDdjNDY4ZTljZDAzZGRkMTA3Y2Q1MzBAMTAuMC4wLjEy\
+        -e0dFVH0vb3JkZXJzL3tpZH0=-cGF5bWVudDo4MDgw";
+
+    /// The reference must hold what `Sw8::decode` reads, and exist exactly when it
+    /// succeeds.
+    fn agrees_with_decode(value: &str) -> Result<(), TestCaseError> {
+        let expected = Sw8::decode(value).ok();
+        let got = reference_from(value);
+        prop_assert_eq!(got.is_some(), expected.is_some(), "{:?}", value);
+        if let (Some(got), Some(sw8)) = (got, expected) {
+            prop_assert_eq!(got.kind, RefKind::CrossProcess);
+            prop_assert_eq!(got.trace_id, TraceId::Remote(sw8.trace_id.as_str().into()));
+            prop_assert_eq!(
+                got.parent_segment_id,
+                SegmentIdDisplay(SegmentId::Remote(sw8.parent_segment_id.as_str().into()))
+            );
+            prop_assert_eq!(got.parent_span_id, sw8.parent_span_id);
+            prop_assert_eq!(got.parent_service, sw8.parent_service);
+            prop_assert_eq!(got.parent_service_instance, sw8.parent_service_instance);
+            prop_assert_eq!(got.parent_endpoint, sw8.parent_endpoint);
+            prop_assert_eq!(got.network_address_used_at_peer, sw8.address_used_at_client);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_java_header_becomes_an_inline_reference() {
+        let reference = reference_from(JAVA_SW8).expect("valid");
+        let TraceId::Remote(trace_id) = &reference.trace_id else {
+            panic!("a remote trace id");
+        };
+        assert!(trace_id.is_inline());
+        assert_eq!(
+            &**trace_id,
+            "ddd92f52207c468e9cd03ddd107cd530.69.16181331190470001"
+        );
+        assert_eq!(reference.parent_endpoint, "{GET}/orders/{id}");
+        agrees_with_decode(JAVA_SW8).expect("agrees");
+        // Ids past the inline size, up to the cap, are kept too.
+        let long = "i".repeat(crate::propagation::SW8_MAX_ID_LEN);
+        let header = Sw8Ref {
+            sample: true,
+            trace_id: &long,
+            parent_segment_id: &long,
+            parent_span_id: 0,
+            parent_service: "s",
+            parent_service_instance: "i",
+            parent_endpoint: "e",
+            address_used_at_client: "a",
+        }
+        .encode();
+        let reference = reference_from(&header).expect("valid");
+        assert_eq!(reference.trace_id.to_string(), long);
+        agrees_with_decode(&header).expect("agrees");
+    }
+
+    proptest! {
+        #[test]
+        fn references_agree_with_decode_on_header_shaped_input(
+            parts in proptest::collection::vec("[A-Za-z0-9+/=_]{0,12}", 8..9)
+        ) {
+            agrees_with_decode(&parts.join("-"))?;
+        }
+
+        #[test]
+        fn references_agree_with_decode_on_encoded_headers(
+            trace_id in "\\PC{0,70}",
+            segment_id in "[a-z0-9.]{0,70}",
+            text in "\\PC{0,40}",
+            span_id in 0..=i32::MAX,
+        ) {
+            let header = Sw8Ref {
+                sample: true,
+                trace_id: &trace_id,
+                parent_segment_id: &segment_id,
+                parent_span_id: span_id,
+                parent_service: &text,
+                parent_service_instance: "instance",
+                parent_endpoint: &text,
+                address_used_at_client: "host:80",
+            }
+            .encode();
+            agrees_with_decode(&header)?;
+        }
+
+        #[test]
+        fn references_agree_with_decode_on_any_text(s in any::<String>()) {
+            agrees_with_decode(&s)?;
+        }
+    }
 }

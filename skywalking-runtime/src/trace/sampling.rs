@@ -82,7 +82,18 @@ fn next_random() -> u64 {
 }
 
 /// Decides whether a new trace is sampled.
+#[inline]
 pub(crate) fn sample_new_trace() -> bool {
+    // Everything sampled (the default): two loads, no call.
+    if THRESHOLD.load(Ordering::Relaxed) == u64::MAX && CAP.load(Ordering::Relaxed) == 0 {
+        return true;
+    }
+    sample_limited()
+}
+
+/// [`sample_new_trace`] under a rate or a cap.
+#[inline(never)]
+fn sample_limited() -> bool {
     let sampled = decide();
     if !sampled {
         stats::trace_unsampled();
