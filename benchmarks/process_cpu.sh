@@ -12,7 +12,7 @@
 # measured process for the cores, which inflates the peers that send).
 #
 #   benchmarks/process_cpu.sh [rounds, default 7] [traces of 101 spans, default 20000]
-#                             [traces of 3 spans, default 200000] [peers...]
+#                             [traces of 3 spans and of 1 span, default 200000] [peers...]
 #
 # Prints every run, then per shape and peer the min and median of process CPU per span
 # (and the medians of the main thread's and the rest's shares), and ours against each
@@ -38,7 +38,7 @@ sleep 0.5
 out=$(mktemp)
 echo "sink: $sink_example; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for round in $(seq "$rounds"); do
-    for shape in "100 $big" "2 $small"; do
+    for shape in "100 $big" "2 $small" "0 $small"; do
         set -- $shape
         for peer in "${peers[@]}"; do
             line=$(target/release/examples/process_cpu "$peer" "$1" "$2" 512 "127.0.0.1:$port")

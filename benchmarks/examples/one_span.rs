@@ -30,7 +30,7 @@ fn main() {
     let traces: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(100_000);
     let agent = skywalking_runtime::Agent::builder()
         .reporter(Discard)
-        .max_send_queue(8_000)
+        .max_send_queue(std::env::var("ONE_SPAN_QUEUE").ok().and_then(|q| q.parse().ok()).unwrap_or(8_000))
         .start()
         .expect("agent");
     let start = std::time::Instant::now();
