@@ -528,6 +528,16 @@ mod tests {
         assert_eq!(decode_field("c3Zj====", "h", "f", 64), Err(bad));
     }
 
+    /// The `base64` crate's engine for an alphabet (URL-safe or not) and padding.
+    fn engine(url: bool, pad: bool) -> base64::engine::GeneralPurpose {
+        match (url, pad) {
+            (false, true) => base64::engine::general_purpose::STANDARD,
+            (false, false) => base64::engine::general_purpose::STANDARD_NO_PAD,
+            (true, true) => base64::engine::general_purpose::URL_SAFE,
+            (true, false) => base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        }
+    }
+
     /// What the `base64` engines `decode_field` picks make of `encoded`.
     fn engine_bytes(encoded: &str) -> Option<Vec<u8>> {
         let engine = if encoded.bytes().any(|b| b == b'_' || b == b'-') {
@@ -593,12 +603,7 @@ mod tests {
             url in proptest::prelude::any::<bool>(),
             pad in proptest::prelude::any::<bool>(),
         ) {
-            let engine = match (url, pad) {
-                (false, true) => base64::engine::general_purpose::STANDARD,
-                (false, false) => base64::engine::general_purpose::STANDARD_NO_PAD,
-                (true, true) => base64::engine::general_purpose::URL_SAFE,
-                (true, false) => base64::engine::general_purpose::URL_SAFE_NO_PAD,
-            };
+            let engine = engine(url, pad);
             let encoded = engine.encode(&bytes);
             let got = scan_bytes(&encoded);
             proptest::prop_assert_eq!(got, Some((bytes.clone(), bytes.is_ascii())));
@@ -618,12 +623,7 @@ mod tests {
             url in proptest::prelude::any::<bool>(),
             pad in proptest::prelude::any::<bool>(),
         ) {
-            let engine = match (url, pad) {
-                (false, true) => base64::engine::general_purpose::STANDARD,
-                (false, false) => base64::engine::general_purpose::STANDARD_NO_PAD,
-                (true, true) => base64::engine::general_purpose::URL_SAFE,
-                (true, false) => base64::engine::general_purpose::URL_SAFE_NO_PAD,
-            };
+            let engine = engine(url, pad);
             let encoded = engine.encode(&bytes);
             let mut out = [0u8; 64];
             let got = decode_checked(encoded.as_bytes(), &mut out).map(|(len, ascii)| (out[..len].to_vec(), ascii));
@@ -655,12 +655,7 @@ mod tests {
             pad in proptest::prelude::any::<bool>(),
             url in proptest::prelude::any::<bool>(),
         ) {
-            let engine = match (url, pad) {
-                (false, true) => base64::engine::general_purpose::STANDARD,
-                (false, false) => base64::engine::general_purpose::STANDARD_NO_PAD,
-                (true, true) => base64::engine::general_purpose::URL_SAFE,
-                (true, false) => base64::engine::general_purpose::URL_SAFE_NO_PAD,
-            };
+            let engine = engine(url, pad);
             let encoded = engine.encode(&bytes);
             let mut out = [0u8; 64];
             let got = decode_until_dash(format!("{encoded}-x").as_bytes(), &mut out)

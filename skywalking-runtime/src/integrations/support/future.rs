@@ -1,6 +1,6 @@
 //! [`Traced`]: a call inside its [`CallSpan`], and the pieces it is made of: what starts
-//! the call on the first poll ([`Call`]: [`Inbound`] for servers, [`Outbound`] for
-//! clients) and what its output tells the span ([`Outcome`]).
+//! the call on the first poll ([`Call`]: [`Inbound`](inbound::Inbound) for servers,
+//! [`Outbound`] for clients) and what its output tells the span ([`Outcome`]).
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -47,6 +47,8 @@ impl Tags for () {
     fn apply(self, _: SpanRef) {}
 }
 
+/// The server side of a call (see [`Inbound`](inbound::Inbound)), for the integrations
+/// that have one.
 #[cfg(any(
     feature = "tower",
     feature = "actix-web",
@@ -57,47 +59,31 @@ impl Tags for () {
     feature = "sqlx-mysql",
     feature = "sqlx-sqlite"
 ))]
-/// A server call: the inner service's future, made when the request arrived, and the
-/// tags its entry span gets on the first poll. Also a client call whose future is made
-/// before its span opens and needs no headers (a database or cache command).
-#[derive(Debug)]
-pub(crate) struct Inbound<F, T> {
-    future: F,
-    tags: T,
-}
+pub(crate) mod inbound {
+    use super::{Call, SpanRef, Tags};
 
-#[cfg(any(
-    feature = "tower",
-    feature = "actix-web",
-    feature = "tonic",
-    feature = "redis",
-    feature = "tokio-postgres",
-    feature = "sqlx-postgres",
-    feature = "sqlx-mysql",
-    feature = "sqlx-sqlite"
-))]
-impl<F, T> Inbound<F, T> {
-    pub(crate) fn new(future: F, tags: T) -> Self {
-        Inbound { future, tags }
+    /// A server call: the inner service's future, made when the request arrived, and the
+    /// tags its entry span gets on the first poll. Also a client call whose future is made
+    /// before its span opens and needs no headers (a database or cache command).
+    #[derive(Debug)]
+    pub(crate) struct Inbound<F, T> {
+        future: F,
+        tags: T,
     }
-}
 
-#[cfg(any(
-    feature = "tower",
-    feature = "actix-web",
-    feature = "tonic",
-    feature = "redis",
-    feature = "tokio-postgres",
-    feature = "sqlx-postgres",
-    feature = "sqlx-mysql",
-    feature = "sqlx-sqlite"
-))]
-impl<F: Future, T: Tags> Call for Inbound<F, T> {
-    type Future = F;
+    impl<F, T> Inbound<F, T> {
+        pub(crate) fn new(future: F, tags: T) -> Self {
+            Inbound { future, tags }
+        }
+    }
 
-    fn start(self, span: SpanRef) -> F {
-        self.tags.apply(span);
-        self.future
+    impl<F: Future, T: Tags> Call for Inbound<F, T> {
+        type Future = F;
+
+        fn start(self, span: SpanRef) -> F {
+            self.tags.apply(span);
+            self.future
+        }
     }
 }
 

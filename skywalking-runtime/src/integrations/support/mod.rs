@@ -15,17 +15,6 @@ mod future;
 pub(crate) use crate::trace::call::CallSpan;
 #[cfg(feature = "reqwest")]
 pub(crate) use future::Carrier;
-#[cfg(any(
-    feature = "tower",
-    feature = "actix-web",
-    feature = "tonic",
-    feature = "redis",
-    feature = "tokio-postgres",
-    feature = "sqlx-postgres",
-    feature = "sqlx-mysql",
-    feature = "sqlx-sqlite"
-))]
-pub(crate) use future::Inbound;
 #[cfg(any(feature = "hyper", feature = "reqwest", feature = "tonic"))]
 pub(crate) use future::Outbound;
 #[cfg(any(
@@ -39,6 +28,17 @@ pub(crate) use future::Outbound;
     feature = "sqlx-sqlite"
 ))]
 pub(crate) use future::Tags;
+#[cfg(any(
+    feature = "tower",
+    feature = "actix-web",
+    feature = "tonic",
+    feature = "redis",
+    feature = "tokio-postgres",
+    feature = "sqlx-postgres",
+    feature = "sqlx-mysql",
+    feature = "sqlx-sqlite"
+))]
+pub(crate) use future::inbound::Inbound;
 pub(crate) use future::{Outcome, Traced};
 
 #[cfg(any(feature = "tower", feature = "actix-web", feature = "tonic"))]
