@@ -234,10 +234,7 @@ impl AgentBuilder {
             && !config.disabled
             && config.protocol == crate::config::Protocol::Grpc;
         let sink: Option<Box<dyn Sink>> = match self.reporter {
-            Some(reporter) => Some(Box::new(Custom {
-                reporter,
-                identity: identity.clone(),
-            })),
+            Some(reporter) => Some(Box::new(Custom::new(reporter, identity.clone()))),
             None if config.disabled => None,
             None => Some(default_sink(&config, &identity)?),
         };
@@ -368,7 +365,7 @@ impl Agent {
     /// though it is best not called on a `current_thread` runtime that serves something
     /// the flush waits for.
     pub fn flush(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         match RUNNING.lock() {
             Ok(running) => match running.as_ref() {
                 Some(Some(worker)) => worker.flush(deadline),
@@ -396,8 +393,17 @@ impl Drop for Agent {
     }
 }
 
+/// `timeout` from now; a timeout too long for an `Instant` (`Duration::MAX`) waits
+/// "forever": a hundred years.
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
+        .unwrap_or(now)
+}
+
 fn stop(timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
+    let deadline = deadline_after(timeout);
     settings::set_enabled(false);
     logs::disable();
     let running = RUNNING.lock().ok().and_then(|mut r| r.take());
@@ -408,5 +414,18 @@ fn stop(timeout: Duration) -> bool {
         Some(Some(worker)) => worker.shutdown(deadline),
         Some(None) => true,
         None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timeout_too_long_for_an_instant_waits_a_century_instead_of_panicking() {
+        let deadline = deadline_after(Duration::MAX);
+        assert!(deadline > Instant::now() + Duration::from_secs(50 * 365 * 24 * 3600));
+        let soon = deadline_after(Duration::from_millis(5));
+        assert!(soon <= Instant::now() + Duration::from_millis(5));
     }
 }

@@ -48,7 +48,8 @@ pub struct Stats {
     /// The part of `segments_dropped` that never entered the queue because it was full
     /// (`SW_AGENT_REPORTER_MAX_SEND_QUEUE`).
     pub segments_dropped_queue_full: u64,
-    /// Failed calls to the collector (connection attempts included).
+    /// Failed calls to the collector (connection attempts included), and panics of a
+    /// custom [`Reporter`](crate::Reporter) (whose batch is then counted as dropped).
     pub send_errors: u64,
     /// The part of `send_errors` that the collector refused for a missing or wrong token
     /// (`PERMISSION_DENIED` / `UNAUTHENTICATED`).
@@ -135,7 +136,6 @@ pub(crate) fn segments_undelivered(n: u64) {
 pub(crate) fn segments_sent(n: u64) {
     SENT.fetch_add(n, Ordering::Relaxed);
 }
-#[cfg_attr(not(feature = "grpc"), allow(dead_code))]
 pub(crate) fn send_error() {
     SEND_ERRORS.fetch_add(1, Ordering::Relaxed);
 }

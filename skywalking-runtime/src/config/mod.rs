@@ -136,6 +136,23 @@ impl Config {
             let option = &OPTIONS.sample_rate;
             return invalid(option, self.sample_rate.to_string(), option.form);
         }
+        if !(1..=parse::MAX_QUEUE_BOUND).contains(&self.max_send_queue) {
+            let option = &OPTIONS.max_send_queue;
+            return invalid(option, self.max_send_queue.to_string(), option.form);
+        }
+        // Builder methods take any `Duration`; the environment's parsers stop below 10^9
+        // seconds. A longer one would overflow the reporter's `Instant` arithmetic.
+        for (option, duration) in [
+            (&OPTIONS.check_interval, self.check_interval),
+            (&OPTIONS.cds_interval, self.cds_interval),
+            (&OPTIONS.meter_collect_interval, self.meter_collect_interval),
+            (&OPTIONS.flush_interval, self.flush_interval),
+            (&OPTIONS.shutdown_timeout, self.shutdown_timeout),
+        ] {
+            if duration > parse::MAX_DURATION {
+                return invalid(option, format!("{duration:?}"), "at most 999999999 seconds");
+            }
+        }
         if self.check_interval.is_zero() {
             let option = &OPTIONS.check_interval;
             return invalid(option, "0".to_owned(), option.form);
@@ -406,6 +423,52 @@ mod tests {
     }
 
     #[test]
+    fn builder_values_out_of_range_are_errors_not_panics_or_huge_allocations() {
+        // A queue is allocated whole when the agent starts: a huge bound is refused.
+        let mut config = Config {
+            max_send_queue: 1_000_000_000,
+            ..Config::default()
+        };
+        let message = config.validate().unwrap_err().to_string();
+        assert!(
+            message.contains("SW_AGENT_REPORTER_MAX_SEND_QUEUE"),
+            "{message}"
+        );
+        config.max_send_queue = parse::MAX_QUEUE_BOUND;
+        assert!(config.validate().is_ok());
+
+        // Durations past what `Instant` arithmetic can add are refused by name.
+        for (set, name) in [
+            (
+                (|c: &mut Config| c.check_interval = Duration::MAX) as fn(&mut Config),
+                "SW_AGENT_REPORTER_CHECK_INTERVAL",
+            ),
+            (
+                |c: &mut Config| c.cds_interval = Duration::MAX,
+                "SW_AGENT_COLLECTOR_GET_AGENT_DYNAMIC_CONFIG_INTERVAL",
+            ),
+            (
+                |c: &mut Config| c.meter_collect_interval = Duration::MAX,
+                "SW_AGENT_METER_COLLECT_INTERVAL",
+            ),
+            (
+                |c: &mut Config| c.flush_interval = Duration::MAX,
+                "flush_interval",
+            ),
+            (
+                |c: &mut Config| c.shutdown_timeout = Duration::MAX,
+                "shutdown_timeout",
+            ),
+        ] {
+            let mut config = Config::default();
+            set(&mut config);
+            let message = config.validate().unwrap_err().to_string();
+            assert!(message.contains(name), "{name}: {message}");
+            assert!(message.contains("999999999 seconds"), "{message}");
+        }
+    }
+
+    #[test]
     fn empty_values_count_as_unset() {
         let config = from(&[("SW_AGENT_NAME", "  "), ("SW_AGENT_SAMPLE", "")]).unwrap();
         assert_eq!(config.service, settings::DEFAULT_SERVICE);
@@ -424,6 +487,11 @@ mod tests {
             ("SW_AGENT_SAMPLE_N_PER_3_SECS", "many", "integer"),
             ("SW_AGENT_REPORTER_MAX_SEND_QUEUE", "0", "positive integer"),
             ("SW_AGENT_REPORTER_MAX_SEND_QUEUE", "-5", "positive integer"),
+            (
+                "SW_AGENT_REPORTER_MAX_SEND_QUEUE",
+                "1000000000",
+                "positive integer up to 1000000",
+            ),
             (
                 "SW_AGENT_REPORTER_CHECK_INTERVAL",
                 "0",

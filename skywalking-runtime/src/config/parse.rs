@@ -52,6 +52,19 @@ pub(crate) fn positive(value: &str) -> Option<usize> {
     value.parse::<usize>().ok().filter(|n| *n > 0)
 }
 
+/// The largest queue bound accepted (`SW_AGENT_REPORTER_MAX_SEND_QUEUE`): queues are
+/// allocated whole when the agent starts, so a bound is memory spent at once (16 bytes a
+/// slot, twice: segments and log records).
+pub(crate) const MAX_QUEUE_BOUND: usize = 1_000_000;
+
+/// A queue bound: a positive integer up to [`MAX_QUEUE_BOUND`].
+pub(crate) fn queue_bound(value: &str) -> Option<usize> {
+    positive(value).filter(|n| *n <= MAX_QUEUE_BOUND)
+}
+
+/// The longest duration an option accepts, as the parsers of seconds below.
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(999_999_999);
+
 /// An integer, 0 or more.
 pub(crate) fn non_negative(value: &str) -> Option<usize> {
     value.parse::<usize>().ok()

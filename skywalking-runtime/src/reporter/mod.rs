@@ -39,6 +39,9 @@ use skywalking_proto::v3::{LogData, MeterDataCollection, SegmentObject};
 /// thread only, never on a thread of the application and outside any async runtime, so
 /// an implementation may block (briefly: while it blocks, segments wait in the bounded
 /// queue and are dropped when it is full). A batch counts as sent once `report` returns.
+/// A panic in any method is caught on the reporter thread: that batch is counted as
+/// dropped (and in `send_errors`), the first panic is reported on stderr, and the next
+/// batch is offered as usual.
 ///
 /// ```
 /// use skywalking_runtime::Reporter;

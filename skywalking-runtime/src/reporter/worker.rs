@@ -79,9 +79,45 @@ pub(crate) trait Sink: Send {
 }
 
 /// A user's [`Reporter`]: always ready; a batch counts as sent once `report` returns.
+///
+/// A panic in the user's code is caught here: the batch is counted as dropped and in
+/// `send_errors`, the first panic is reported on stderr, and the reporter thread goes on
+/// with the next batch (an uncaught panic would end the thread, and every later segment
+/// would be lost without a word).
 pub(crate) struct Custom {
-    pub(crate) reporter: Box<dyn Reporter>,
-    pub(crate) identity: Identity,
+    reporter: Box<dyn Reporter>,
+    identity: Identity,
+    /// Whether a panic of the user's reporter has been reported already.
+    panicked: bool,
+}
+
+impl Custom {
+    /// A sink for `reporter`.
+    pub(crate) fn new(reporter: Box<dyn Reporter>, identity: Identity) -> Custom {
+        Custom {
+            reporter,
+            identity,
+            panicked: false,
+        }
+    }
+
+    /// Runs `call` on the user's reporter; false if it panicked.
+    fn guarded(&mut self, method: &str, call: impl FnOnce(&mut dyn Reporter)) -> bool {
+        let reporter = &mut *self.reporter;
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call(reporter)));
+        if result.is_ok() {
+            return true;
+        }
+        stats::send_error();
+        if !std::mem::replace(&mut self.panicked, true) {
+            crate::diag::diag!(
+                Error,
+                "the custom Reporter panicked in `{method}`: its batch is dropped (counted \
+                 in stats()); later panics are only counted in `send_errors`"
+            );
+        }
+        false
+    }
 }
 
 impl Sink for Custom {
@@ -94,8 +130,12 @@ impl Sink for Custom {
             .iter()
             .map(|segment| encode::segment(segment, &self.identity))
             .collect();
-        self.reporter.report(encoded);
-        stats::segments_sent(batch.len() as u64);
+        let n = batch.len() as u64;
+        if self.guarded("report", |r| r.report(encoded)) {
+            stats::segments_sent(n);
+        } else {
+            stats::segments_undelivered(n);
+        }
     }
 
     fn send_logs(&mut self, batch: &[Box<LogItem>], _deadline: Option<Instant>) {
@@ -103,8 +143,12 @@ impl Sink for Custom {
             .iter()
             .map(|item| encode_logs::log(item, &self.identity))
             .collect();
-        self.reporter.report_logs(encoded);
-        stats::logs_sent(batch.len() as u64);
+        let n = batch.len() as u64;
+        if self.guarded("report_logs", |r| r.report_logs(encoded)) {
+            stats::logs_sent(n);
+        } else {
+            stats::logs_undelivered(n);
+        }
     }
 
     fn send_meters(&mut self, data: Vec<v3::MeterData>, _deadline: Option<Instant>) {
@@ -115,16 +159,19 @@ impl Sink for Custom {
             &self.identity.instance,
             crate::clock::now_epoch_ms(),
         );
-        self.reporter.report_meters(batches);
-        stats::meters_sent(n);
+        if self.guarded("report_meters", |r| r.report_meters(batches)) {
+            stats::meters_sent(n);
+        } else {
+            stats::meters_dropped(n);
+        }
     }
 
     fn tick(&mut self) {
-        self.reporter.tick();
+        self.guarded("tick", |r| r.tick());
     }
 
     fn flush(&mut self, deadline: Instant) {
-        self.reporter.flush(deadline);
+        self.guarded("flush", |r| r.flush(deadline));
     }
 }
 
@@ -426,5 +473,55 @@ impl Drop for Worker {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Release);
         self.wake_thread();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::Id;
+    use crate::record::TraceId;
+
+    /// A reporter that panics on its first batch and keeps the later ones.
+    struct PanicsOnce {
+        calls: usize,
+        kept: Arc<std::sync::Mutex<usize>>,
+    }
+
+    impl Reporter for PanicsOnce {
+        fn report(&mut self, segments: Vec<SegmentObject>) {
+            self.calls += 1;
+            assert!(self.calls > 1, "a broken user reporter");
+            if let Ok(mut kept) = self.kept.lock() {
+                *kept += segments.len();
+            }
+        }
+    }
+
+    #[test]
+    fn a_panicking_custom_reporter_loses_its_batch_and_keeps_the_thread_reporting() {
+        let kept = Arc::new(std::sync::Mutex::new(0));
+        let mut sink = Custom::new(
+            Box::new(PanicsOnce {
+                calls: 0,
+                kept: kept.clone(),
+            }),
+            Identity::new("svc".to_owned(), "inst".to_owned()),
+        );
+        let batch = || {
+            let mut segment = Box::new(SegmentRecord::with_capacity(1));
+            segment.reset(TraceId::Local(Id::generate()));
+            vec![segment]
+        };
+        let before = stats::stats();
+        sink.send(&mut batch(), None);
+        assert!(sink.panicked);
+        sink.send(&mut batch(), None);
+        assert_eq!(kept.lock().map(|k| *k).unwrap_or(0), 1);
+        let after = stats::stats();
+        // Other tests count too: the deltas are at least this test's.
+        assert!(after.send_errors > before.send_errors);
+        assert!(after.segments_dropped > before.segments_dropped);
+        assert!(after.segments_sent > before.segments_sent);
     }
 }
