@@ -76,3 +76,27 @@ fn an_incoming_sw8_with_sample_flag_0_is_continued_as_java_and_go_do() {
     assert_eq!(reference.parent_trace_segment_id, "segment");
     assert_eq!(reference.parent_span_id, 3);
 }
+
+#[test]
+fn a_sampled_traceparent_does_not_bypass_the_sampler() {
+    let _memory = memory();
+    let before = skywalking_runtime::stats().traces_unsampled;
+    let mut headers = HashMap::new();
+    headers.insert(
+        "traceparent".to_string(),
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".to_string(),
+    );
+    {
+        let entry = Span::entry("GET /w3c", &headers);
+        assert!(
+            !entry.is_recording(),
+            "a W3C caller's `-01` goes through SW_AGENT_SAMPLE like any new trace"
+        );
+        // The trace id is still the caller's, for log correlation.
+        assert_eq!(
+            skywalking_runtime::trace_id().map(|id| id.to_string()),
+            Some("0af7651916cd43dd8448eb211c80319c".to_owned())
+        );
+    }
+    assert!(skywalking_runtime::stats().traces_unsampled > before);
+}

@@ -32,8 +32,9 @@
 //!
 //! - **Entry spans** (servers): layer `Http`, component 49 (`http`), named `METHOD route`
 //!   (`GET /users/{id}`); tags `http.method`, `url`, `http.status_code`. The trace
-//!   continues the caller's (`sw8`, else W3C `traceparent`) with a `CrossProcess`
-//!   reference.
+//!   continues the caller's: from `sw8` with a `CrossProcess` reference to the caller's
+//!   segment; else from W3C `traceparent`, keeping its trace id (no SkyWalking segment
+//!   to refer to, so no reference).
 //! - **Exit spans** (clients): layer `Http`, component 2 (`HttpClient`, the id the
 //!   Node.js and .NET agents give their HTTP clients), named `METHOD /path`, peer = the
 //!   `host:port` the request goes to (the port defaults from the scheme), which is also

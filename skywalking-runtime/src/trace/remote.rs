@@ -36,14 +36,20 @@ pub(crate) fn incoming_context<C: Extractor + ?Sized>(carrier: &C) -> Option<Box
             ctx.first_ref = Some(reference);
             ctx
         }
-        // A W3C caller names no SkyWalking segment to refer to: keep its trace id and
-        // sampling decision.
+        // A W3C caller names no SkyWalking segment to refer to: the trace keeps its id
+        // and starts here. A caller that did not record it (`-00`) is followed, so the
+        // trace stays whole or absent across a parent-based W3C deployment; one that
+        // did (`-01`) goes through this agent's own sampler, like any new trace: a
+        // header must not bypass `SW_AGENT_SAMPLE` or the per-3-seconds cap.
         None => {
             let tp = traceparent.and_then(|value| TraceParent::decode(value).ok())?;
-            if !tp.sampled {
+            let sampled = if tp.sampled {
+                crate::trace::sampling::sample_new_trace()
+            } else {
                 crate::stats::trace_unsampled();
-            }
-            Context::maybe_undecided(TraceId::Local(Id::from_u128(tp.trace_id)), tp.sampled)
+                false
+            };
+            Context::maybe_undecided(TraceId::Local(Id::from_u128(tp.trace_id)), sampled)
         }
     };
     if let Some(correlation) = correlation

@@ -1,7 +1,9 @@
 //! The sampling decision, made once per new trace.
 //!
-//! Two knobs, both checked when a trace starts here (never for a trace continued from an
-//! incoming header, whose sampling flag is honoured instead):
+//! Two knobs, both checked when a trace starts here, including a trace continued from a
+//! W3C `traceparent` marked sampled (`-01`). A trace continued from `sw8` is always
+//! recorded, whatever its flag, as the Java and Go agents do (the caller reported the
+//! segment it names), and a `traceparent` marked not sampled (`-00`) is not recorded:
 //!
 //! - a rate in `0.0..=1.0` (`SW_AGENT_SAMPLE`, as in the Go agent; the Java agent's
 //!   `sample_n_per_3_secs` is the cap below), drawn from a per-thread xorshift generator;
