@@ -238,6 +238,49 @@ fn tls_with_the_wrong_ca_fails_the_handshake_with_the_reason() {
 }
 
 #[test]
+fn a_certificate_for_another_name_or_out_of_date_is_named_as_such() {
+    let dir = temp_dir("check-tls-names");
+    let ca = Ca::new("check CA");
+    let ca_path = write(&dir, "ca.pem", &ca.0.pem());
+    let rt = collector_runtime();
+    let diagnose_with = |cert: &str, key: &str| {
+        let collector = rt
+            .block_on(MockCollector::builder().tls(cert, key).start())
+            .expect("TLS collector");
+        diagnose(&[
+            backend(collector.addr()),
+            (
+                "SW_AGENT_REPORTER_GRPC_TLS_CA_PATH",
+                ca_path.display().to_string(),
+            ),
+        ])
+    };
+    let reason = |diagnosis: Diagnosis| match diagnosis {
+        Diagnosis::TlsHandshakeFailed { reason } => reason,
+        other => panic!("{other:?}"),
+    };
+
+    let (cert, key) = ca.leaf(&["oap.example"]);
+    let other_name = reason(diagnose_with(&cert, &key));
+    assert!(
+        other_name.contains("does not name the host in the address"),
+        "{other_name}"
+    );
+
+    let expired = {
+        let key = KeyPair::generate().expect("key");
+        let mut params =
+            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+                .expect("params");
+        params.not_before = rcgen::date_time_ymd(2001, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2002, 1, 1);
+        let cert = params.signed_by(&key, &ca.0).expect("signed");
+        reason(diagnose_with(&cert.pem(), &key.serialize_pem()))
+    };
+    assert!(expired.contains("has expired"), "{expired}");
+}
+
+#[test]
 fn an_error_status_from_the_collector() {
     let rt = collector_runtime();
     let collector = rt

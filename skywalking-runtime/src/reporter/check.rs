@@ -547,19 +547,24 @@ impl Probe {
     }
 }
 
-/// rustls' reason, with what it means first.
+/// rustls' reason, with what it means first. rustls 0.23 writes some certificate errors
+/// as sentences ("certificate expired: ...") and others by their variant's name
+/// (`UnknownIssuer`); both forms are looked for.
 fn tls_reason(reason: &str) -> String {
+    const NOT_FOR_NAME: &str = "OAP's certificate does not name the host in the address";
+    const EXPIRED: &str = "OAP's certificate has expired";
+    const NOT_YET: &str = "OAP's certificate is not valid yet";
     let meaning = [
         (
             "UnknownIssuer",
             "OAP's certificate is signed by a CA this agent does not trust",
         ),
-        (
-            "NotValidForName",
-            "OAP's certificate does not name the host in the address",
-        ),
-        ("Expired", "OAP's certificate has expired"),
-        ("NotValidYet", "OAP's certificate is not valid yet"),
+        ("certificate not valid for name", NOT_FOR_NAME),
+        ("NotValidForName", NOT_FOR_NAME),
+        ("certificate expired", EXPIRED),
+        ("Expired", EXPIRED),
+        ("certificate not valid yet", NOT_YET),
+        ("NotValidYet", NOT_YET),
         ("Revoked", "OAP's certificate is revoked"),
         (
             "InvalidContentType",
