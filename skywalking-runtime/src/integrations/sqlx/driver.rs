@@ -63,8 +63,9 @@ mod sealed {
             options: &<Self::Connection as ::sqlx::Connection>::Options,
         ) -> (String, Option<String>);
 
-        /// The bound parameters as text, for `db.sql.parameters`.
-        fn parameters(arguments: &Self::Arguments<'_>) -> String;
+        /// The bound parameters as text, for `db.sql.parameters`: at most about `max`
+        /// bytes are formatted (the caller cuts at a character boundary).
+        fn parameters(arguments: &Self::Arguments<'_>, max: usize) -> String;
     }
 
     /// `host:port`, bracketing an IPv6 address; or the unix socket's path.
@@ -91,13 +92,43 @@ pub trait TracedDatabase: sealed::Driver {}
 
 impl<DB: sealed::Driver> TracedDatabase for DB {}
 
-/// The arguments' `Debug` text, without the struct around their list when there is one.
-fn debug_text(arguments: &impl Debug) -> String {
-    let text = format!("{arguments:?}");
+/// The arguments' `Debug` text, without the struct around their list when there is one,
+/// formatted no further than `max` bytes past the list's start: a large bound value (a
+/// 10 MB `bytea`) must not be formatted whole on the application's thread to keep 512
+/// bytes of it.
+fn debug_text(arguments: &impl Debug, max: usize) -> String {
+    /// A `fmt::Write` that stops the formatting once it holds `limit` bytes.
+    struct Bounded {
+        text: String,
+        limit: usize,
+    }
+    impl std::fmt::Write for Bounded {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            let room = self.limit.saturating_sub(self.text.len());
+            if s.len() <= room {
+                self.text.push_str(s);
+                return Ok(());
+            }
+            let mut end = room;
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            self.text.push_str(&s[..end]);
+            Err(std::fmt::Error)
+        }
+    }
+    // Room for the struct's name around the list (`SqliteArguments { values: [`).
+    let mut out = Bounded {
+        text: String::new(),
+        limit: max.saturating_add(64),
+    };
+    let _ = std::fmt::write(&mut out, format_args!("{arguments:?}"));
+    let text = out.text;
     match (text.find('['), text.rfind(']')) {
         (Some(start), Some(end)) if start < end && text.starts_with("Sqlite") => {
             text[start..=end].to_owned()
         }
+        (Some(start), None) if text.starts_with("Sqlite") => text[start..].to_owned(),
         _ => text,
     }
 }
@@ -115,8 +146,8 @@ impl sealed::Driver for ::sqlx::Postgres {
         (peer, Some(database.to_owned()))
     }
 
-    fn parameters(arguments: &::sqlx::postgres::PgArguments) -> String {
-        debug_text(arguments)
+    fn parameters(arguments: &::sqlx::postgres::PgArguments, max: usize) -> String {
+        debug_text(arguments, max)
     }
 }
 
@@ -131,8 +162,8 @@ impl sealed::Driver for ::sqlx::MySql {
         (peer, options.get_database().map(str::to_owned))
     }
 
-    fn parameters(arguments: &::sqlx::mysql::MySqlArguments) -> String {
-        debug_text(arguments)
+    fn parameters(arguments: &::sqlx::mysql::MySqlArguments, max: usize) -> String {
+        debug_text(arguments, max)
     }
 }
 
@@ -147,8 +178,8 @@ impl sealed::Driver for ::sqlx::Sqlite {
         (file.clone(), Some(file))
     }
 
-    fn parameters(arguments: &::sqlx::sqlite::SqliteArguments<'_>) -> String {
-        debug_text(arguments)
+    fn parameters(arguments: &::sqlx::sqlite::SqliteArguments<'_>, max: usize) -> String {
+        debug_text(arguments, max)
     }
 }
 
@@ -172,6 +203,25 @@ fn sqlite_file(filename: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parameters_are_formatted_no_further_than_needed() {
+        #[derive(Debug)]
+        #[allow(dead_code)] // Read through `Debug` only.
+        struct SqliteArguments {
+            values: Vec<String>,
+        }
+        let huge = SqliteArguments {
+            values: vec!["é".repeat(5_000_000)],
+        };
+        let text = debug_text(&huge, 512);
+        assert!(text.starts_with("[\"éé"), "{}", &text[..20]);
+        assert!(text.len() <= 512 + 64, "{}", text.len());
+        let small = SqliteArguments {
+            values: vec!["a".to_owned(), "b".to_owned()],
+        };
+        assert_eq!(debug_text(&small, 512), r#"["a", "b"]"#);
+    }
 
     #[test]
     fn sqlite_peers_are_file_names_or_memory() {

@@ -225,7 +225,7 @@ fn statement_with<'q, DB: TracedDatabase, Q: Execute<'q, DB>>(
         Some(max) => {
             let taken = query.take_arguments();
             let text = match &taken {
-                Ok(Some(arguments)) => Some(DB::parameters(arguments)),
+                Ok(Some(arguments)) => Some(DB::parameters(arguments, max)),
                 Ok(None) | Err(_) => None,
             };
             (text.map(|t| cut_bytes(&t, max).to_owned()), Some(taken))
