@@ -34,8 +34,11 @@
 //! `traceparent`) from the request metadata. The **entry span opens when the handler's
 //! future is first polled**, continuing the caller's trace with a `CrossProcess`
 //! reference (or starting one), named by the method path, layer `RPCFramework`,
-//! component 23 (`GRPC`). It is **current during every poll**, so `#[sw::trace]`
-//! functions in the handler are its children.
+//! component 23 (`GRPC`). A path that cannot name a gRPC method (not
+//! `/service/Method`, with letters, digits, `_` and, in the service, `.`), which tonic
+//! answers `UNIMPLEMENTED`, names its span `(unmatched)`: a scanner's paths do not become
+//! endpoints in OAP. It is **current during every poll**, so `#[sw::trace]` functions
+//! in the handler are its children.
 //!
 //! # Client
 //!

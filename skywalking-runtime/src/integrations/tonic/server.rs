@@ -112,13 +112,35 @@ where
         if ignore::is_ignored(path) {
             return ServerResponseFuture::running(self.inner.call(request), support::ignored());
         }
-        let init = super::span_init(SpanKind::Entry, path, Cow::Borrowed(""), self.component);
+        let name = if is_method_path(path) {
+            path
+        } else {
+            UNMATCHED
+        };
+        let init = super::span_init(SpanKind::Entry, name, Cow::Borrowed(""), self.component);
         let span = CallSpan::new(init, support::incoming(request.headers()));
         let inner = Inbound::new(self.inner.call(request), ());
         ServerResponseFuture {
             inner: Traced::new(inner, span),
         }
     }
+}
+
+/// The name of a call's span when its path cannot name a gRPC method.
+const UNMATCHED: &str = "(unmatched)";
+
+/// Whether `path` can name a gRPC method: `/service/Method`, the service letters, digits,
+/// `_` and `.` (its package), the method letters, digits and `_` (protobuf identifiers).
+fn is_method_path(path: &str) -> bool {
+    let Some((service, method)) = path.strip_prefix('/').and_then(|rest| rest.split_once('/'))
+    else {
+        return false;
+    };
+    let identifier = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    !service.is_empty()
+        && !method.is_empty()
+        && service.bytes().all(|c| identifier(c) || c == b'.')
+        && method.bytes().all(identifier)
 }
 
 pin_project! {
@@ -159,5 +181,34 @@ where
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.project().inner.poll(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_path_that_can_name_a_grpc_method_names_a_span() {
+        for path in [
+            "/helloworld.Greeter/SayHello",
+            "/grpc.health.v1.Health/Check",
+            "/Greeter/say_hello_2",
+        ] {
+            assert!(is_method_path(path), "{path}");
+        }
+        for path in [
+            "/",
+            "",
+            "/wp-login.php",
+            "/.env",
+            "/admin/config.php",
+            "/a/b/c",
+            "//Method",
+            "/pkg.Service/",
+            "/pkg Service/Call",
+        ] {
+            assert!(!is_method_path(path), "{path}");
+        }
     }
 }
