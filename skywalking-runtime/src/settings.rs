@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use arc_swap::{ArcSwapOption, Guard};
+
 use crate::propagation::CorrelationLimits;
 
 /// The service name when `SW_AGENT_NAME` is not set.
@@ -47,8 +49,8 @@ static SPAN_LIMIT: AtomicUsize = AtomicUsize::new(DEFAULT_SPAN_LIMIT);
 static CORRELATION_MAX_KEYS: AtomicUsize = AtomicUsize::new(CorrelationLimits::DEFAULT.max_keys);
 static CORRELATION_MAX_VALUE: AtomicUsize =
     AtomicUsize::new(CorrelationLimits::DEFAULT.max_value_size);
-static IDENTITY: RwLock<Option<Arc<Identity>>> = RwLock::new(None);
-static IGNORE: RwLock<Option<Arc<IgnoreRules>>> = RwLock::new(None);
+static IDENTITY: ArcSwapOption<Identity> = ArcSwapOption::const_empty();
+static IGNORE: ArcSwapOption<IgnoreRules> = ArcSwapOption::const_empty();
 static INSTANCE_PROPERTIES: RwLock<Vec<(String, String)>> = RwLock::new(Vec::new());
 
 /// The service and instance names this process reports under.
@@ -110,9 +112,10 @@ pub(crate) fn correlation_limits() -> CorrelationLimits {
     )
 }
 
-/// The service and instance of the running agent (for headers and logs).
-pub(crate) fn identity() -> Option<Arc<Identity>> {
-    IDENTITY.read().ok().and_then(|g| g.clone())
+/// The service and instance of the running agent (for headers and logs): a load with
+/// no lock and no reference count taken.
+pub(crate) fn identity() -> Guard<Option<Arc<Identity>>> {
+    IDENTITY.load()
 }
 
 /// The trace ignore rules of the running agent; `None` when no agent runs.
@@ -120,8 +123,8 @@ pub(crate) fn identity() -> Option<Arc<Identity>> {
     not(any(feature = "tower", feature = "actix-web", feature = "tonic")),
     allow(dead_code)
 )]
-pub(crate) fn ignore_rules() -> Option<Arc<IgnoreRules>> {
-    IGNORE.read().ok().and_then(|g| g.clone())
+pub(crate) fn ignore_rules() -> Guard<Option<Arc<IgnoreRules>>> {
+    IGNORE.load()
 }
 
 /// What the agent sets when it starts.
@@ -135,12 +138,8 @@ pub(crate) struct Applied {
 
 /// Publishes the settings of a starting agent (recording is turned on separately, last).
 pub(crate) fn apply(settings: Applied) {
-    if let Ok(mut slot) = IDENTITY.write() {
-        *slot = Some(Arc::new(settings.identity));
-    }
-    if let Ok(mut slot) = IGNORE.write() {
-        *slot = Some(Arc::new(settings.ignore));
-    }
+    IDENTITY.store(Some(Arc::new(settings.identity)));
+    IGNORE.store(Some(Arc::new(settings.ignore)));
     SPAN_LIMIT.store(settings.span_limit.max(1), Ordering::Relaxed);
     CORRELATION_MAX_KEYS.store(settings.correlation.max_keys, Ordering::Relaxed);
     CORRELATION_MAX_VALUE.store(settings.correlation.max_value_size, Ordering::Relaxed);
@@ -151,10 +150,10 @@ pub(crate) fn apply(settings: Applied) {
 /// runs.
 #[cfg(feature = "grpc")]
 pub(crate) fn replace_ignore_rules(rules: IgnoreRules) {
-    if let Ok(mut slot) = IGNORE.write()
-        && slot.is_some()
-    {
-        *slot = Some(Arc::new(rules));
+    let current = IGNORE.load();
+    if current.is_some() {
+        // Not if the agent stopped meanwhile (its rules were cleared).
+        IGNORE.compare_and_swap(&current, Some(Arc::new(rules)));
     }
 }
 
@@ -184,9 +183,7 @@ pub(crate) fn instance_properties() -> Vec<(String, String)> {
 
 /// Drops the rules of a stopped agent (its identity stays for late log lines).
 pub(crate) fn clear_ignore_rules() {
-    if let Ok(mut slot) = IGNORE.write() {
-        *slot = None;
-    }
+    IGNORE.store(None);
 }
 
 /// Whether redis exit spans carry the command's key (`SW_PLUGIN_REDIS_TRACE_KEY`).

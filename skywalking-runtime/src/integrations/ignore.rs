@@ -30,7 +30,7 @@ use std::str::Chars;
 /// Whether the running agent's rules ignore a request to `path` (no query string).
 /// `false` when no agent runs.
 pub(crate) fn is_ignored(path: &str) -> bool {
-    match crate::settings::ignore_rules() {
+    match crate::settings::ignore_rules().as_deref() {
         Some(rules) => is_ignored_by(path, &rules.paths, &rules.suffixes),
         None => false,
     }

@@ -242,7 +242,8 @@ fn headers_for(ctx: &mut Context, handle: Handle, with_traceparent: bool) -> Opt
             traceparent: None,
         });
     };
-    let identity = crate::settings::identity()?;
+    let identity = crate::settings::identity();
+    let identity = identity.as_deref()?;
     let trace_id = ctx.trace_id.to_string();
     let segment_id = segment.segment_id.to_string();
     let endpoint = segment
