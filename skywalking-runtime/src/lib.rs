@@ -109,6 +109,9 @@
 //! or in an unsampled trace, a span costs a thread-local read. See `BENCHMARKS.md`.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// The agent must never panic the application: library code has no `unwrap` or `expect`
+// (tests may).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 // Layer 0: plain data and leaves.
 mod clock;
