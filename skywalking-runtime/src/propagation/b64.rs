@@ -355,6 +355,65 @@ const fn field_table(shift: u32) -> [u32; 256] {
     table
 }
 
+/// What a byte is at the end of an `sw8` field, two bits: [`TAIL`]'s key.
+const SYMBOL: u8 = 0;
+const PAD: u8 = 1;
+const DASH: u8 = 2;
+const JUNK: u8 = 3;
+
+static CLASS: [u8; 256] = classes();
+
+const fn classes() -> [u8; 256] {
+    let mut table = [JUNK; 256];
+    let mut i = 0;
+    while i < 64 {
+        table[STANDARD_SYMBOLS[i] as usize] = SYMBOL;
+        table[URL_SAFE_SYMBOLS[i] as usize] = SYMBOL;
+        i += 1;
+    }
+    table[b'=' as usize] = PAD;
+    table[b'-' as usize] = DASH;
+    table
+}
+
+/// The end of a field, from the [`CLASS`]es of the four bytes of its last group (the
+/// first in the lowest bits; the end of the value reads as a `-`): the number of
+/// symbols in the low two bits, of padding bytes in the next two, or [`NO_TAIL`]. A
+/// field ends with nothing (the group is its `-`), or 2 or 3 symbols and at most the
+/// padding that completes the group, then its `-` (the fifth byte after `xx==` or
+/// `xxx=`, which the caller checks).
+static TAIL: [u8; 256] = tails();
+
+const NO_TAIL: u8 = 0xff;
+
+const fn tails() -> [u8; 256] {
+    let mut table = [NO_TAIL; 256];
+    let mut key = 0;
+    while key < 256 {
+        let classes = [
+            key as u8 & 3,
+            (key >> 2) as u8 & 3,
+            (key >> 4) as u8 & 3,
+            (key >> 6) as u8 & 3,
+        ];
+        let mut symbols = 0;
+        while symbols < 4 && classes[symbols] == SYMBOL {
+            symbols += 1;
+        }
+        let mut padding = 0;
+        while symbols + padding < 4 && classes[symbols + padding] == PAD {
+            padding += 1;
+        }
+        let ends = symbols + padding == 4 || classes[symbols + padding] == DASH;
+        let complete = matches!((symbols, padding), (0, 0) | (2, 0..=2) | (3, 0..=1));
+        if ends && complete {
+            table[key] = (symbols | padding << 2) as u8;
+        }
+        key += 1;
+    }
+    table
+}
+
 /// Decodes the Base64 field at the front of `input`, which ends at the first `-` or at
 /// the end of `input`, into the front of `out`, checking it as [`scan`] does, in one
 /// walk: no separate search for the `-`. `Some((field_len, decoded_len, ascii))` when
@@ -380,35 +439,41 @@ pub(super) fn decode_until_dash(input: &[u8], out: &mut [u8]) -> Option<(usize, 
         *bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
         whole += 1;
     }
+    // The group the loop stopped at, the end of `input` read as the end of the field.
     let rest = input.get(whole * 4..)?;
-    let mut written = whole * 3;
-    // At most 3 symbols, then at most 2 `=`, then the end of the field.
-    let symbols = rest
-        .iter()
-        .take(4)
-        .take_while(|&&b| first[usize::from(b)] & BAD == 0)
-        .count();
-    let padding = rest[symbols..]
-        .iter()
-        .take(3)
-        .take_while(|&&b| b == b'=')
-        .count();
-    let complete = match (symbols, padding) {
-        (0, 0) => whole > 0,
-        (2, 0..=2) | (3, 0..=1) => true,
-        _ => false,
+    let [a, b, c, d] = match rest.first_chunk::<4>() {
+        Some(&group) => group,
+        None => {
+            let mut group = [b'-'; 4];
+            for (to, &from) in group.iter_mut().zip(rest) {
+                *to = from;
+            }
+            group
+        }
     };
-    if !complete || !matches!(rest.get(symbols + padding), None | Some(b'-')) {
+    let class = |byte: u8| CLASS[usize::from(byte)];
+    let tail = TAIL[usize::from(class(a) | class(b) << 2 | class(c) << 4 | class(d) << 6)];
+    let (symbols, padding) = (usize::from(tail & 3), usize::from(tail >> 2 & 3));
+    let complete = match symbols + padding {
+        _ if tail == NO_TAIL => false,
+        // An empty field.
+        0 => whole > 0,
+        // `xx==` or `xxx=`: the end of the field is past the group.
+        4 => matches!(rest.get(4), None | Some(b'-')),
+        _ => true,
+    };
+    if !complete {
         return None;
     }
-    match rest[..symbols] {
-        [a, b] => {
+    let mut written = whole * 3;
+    match symbols {
+        2 => {
             let n = first[usize::from(a)] | second[usize::from(b)];
             seen |= n & !0xffff;
             *out.get_mut(written)? = (n >> 16) as u8;
             written += 1;
         }
-        [a, b, c] => {
+        3 => {
             let n = first[usize::from(a)] | second[usize::from(b)] | third[usize::from(c)];
             seen |= n & !0xff;
             let [x, y] = out.get_mut(written..written + 2)? else {

@@ -693,6 +693,16 @@ pub(crate) fn walk(
     walk_in::<false>(value, &mut [0u8; MAX_FIELD_LEN], text)
 }
 
+// [`walk_in`] checks the decoded length of a text only: within a cap that is a multiple
+// of 3, the encoded text is within the cap's encoding too.
+const _: () = assert!(
+    SW8_MAX_ID_LEN.is_multiple_of(3)
+        && SW8_MAX_SERVICE_LEN.is_multiple_of(3)
+        && SW8_MAX_INSTANCE_LEN.is_multiple_of(3)
+        && SW8_MAX_ENDPOINT_LEN.is_multiple_of(3)
+        && SW8_MAX_ADDRESS_LEN.is_multiple_of(3)
+);
+
 /// Values up to this long decode through a smaller buffer ([`Sw8::walk_into`]).
 const SMALL_VALUE: usize = 512;
 
@@ -727,40 +737,41 @@ fn walk_in<const SIDE_BY_SIDE: bool>(
     let mut decoded = 0;
     for (i, field) in TEXTS.into_iter().enumerate() {
         if i == 2 {
-            // Field 4, between the ids and the texts: 1 to 10 digits, then `-`.
-            let rest = bytes.get(at..)?;
-            let digits = rest
-                .iter()
-                .take(11)
-                .take_while(|b| b.is_ascii_digit())
-                .count();
-            if rest.get(digits) != Some(&b'-') {
+            // Field 4, between the ids and the texts: 1 to 10 digits, at most
+            // `i32::MAX`, then `-`.
+            let mut id = 0u64;
+            let mut digits = 0;
+            while let Some(digit) = bytes.get(at + digits).and_then(|b| b.checked_sub(b'0')) {
+                if digit > 9 || digits == 10 {
+                    break;
+                }
+                id = id * 10 + u64::from(digit);
+                digits += 1;
+            }
+            if digits == 0 || bytes.get(at + digits) != Some(&b'-') {
                 return None;
             }
-            span_id = Some(parse_span_id(value.get(at..at + digits)?).ok()?);
+            span_id = Some(i32::try_from(id).ok()?);
             at += digits + 1;
         }
-        let max = field.max();
+        // A text within its cap is within the encoded cap too (the caps are multiples
+        // of 3): the decoded length is the one to check.
         let start = if SIDE_BY_SIDE { decoded } else { 0 };
         let room = buf.get_mut(start..)?;
-        let room_len = room.len().min(max.div_ceil(3) * 3);
-        let room = room.get_mut(..room_len)?;
         let (used, len, ascii) = b64::decode_until_dash(bytes.get(at..)?, room)?;
-        let last = i == TEXTS.len() - 1;
-        // The last field runs to the end; the others end at a `-`.
-        let ends = if last {
-            at + used == bytes.len()
-        } else {
-            bytes.get(at + used) == Some(&b'-')
-        };
-        if !ends
-            || len > max
-            || used > b64::encoded_len(max)
-            || !text(field, room.get(..len)?, ascii)
-        {
+        if len > field.max() || !text(field, room.get(..len)?, ascii) {
             return None;
         }
-        at += used + 1;
+        at += used;
+        // The last field runs to the end; the others end at a `-`.
+        if i == TEXTS.len() - 1 {
+            if at != bytes.len() {
+                return None;
+            }
+        } else if bytes.get(at) != Some(&b'-') {
+            return None;
+        }
+        at += 1;
         decoded += len;
     }
     Some((sample, span_id?))
@@ -1772,6 +1783,39 @@ mod tests {
                 assert_eq!(walked(&header).is_some(), n <= max, "field {i}, {n} bytes");
             }
         }
+    }
+
+    #[test]
+    fn the_walk_reads_span_ids_as_decode_does() {
+        for span_id in [
+            "0",
+            "7",
+            "0000000001",
+            "2147483647",
+            "2147483648",
+            "9999999999",
+            "00000000001",
+            "12345678901",
+            "",
+            "+1",
+            "-1",
+            " 1",
+            "1x",
+        ] {
+            let header = with_field_value(3, span_id);
+            let decoded = decode_by_field(&header);
+            assert_eq!(walked(&header), decoded.clone().ok(), "{span_id:?}");
+            let mut reused = Sw8::default();
+            assert_eq!(
+                reused.decode_from(&header).map(|()| reused),
+                decoded,
+                "{span_id:?}"
+            );
+        }
+        assert_eq!(
+            Sw8::decode(&with_field_value(3, "2147483647")).map(|sw8| sw8.parent_span_id),
+            Ok(i32::MAX)
+        );
     }
 
     #[test]
