@@ -341,76 +341,29 @@ pub(super) fn decode_checked(encoded: &[u8], out: &mut [u8]) -> Option<(usize, b
 
 /// [`DECODE`] for the fields of a `-`-separated header (`sw8`): `-` is no symbol there
 /// but the end of the field, so it is [`BAD`] like `=` and stops the fast loop of
-/// [`decode_until_dash`].
+/// [`decode_until_dash`]. A byte that is no symbol also sets [`NOT_SYMBOL_AT`] shifted
+/// by its position in the group, so that the group the loop stops at tells where its
+/// symbols end.
 static DECODE_FIELD: [[u32; 256]; 4] = [
-    field_table(18),
-    field_table(12),
-    field_table(6),
-    field_table(0),
+    field_table(18, 0),
+    field_table(12, 1),
+    field_table(6, 2),
+    field_table(0, 3),
 ];
 
-const fn field_table(shift: u32) -> [u32; 256] {
+/// Bits 24 to 27 of a [`DECODE_FIELD`] group: which of its four bytes are no symbol.
+const NOT_SYMBOL_AT: u32 = 1 << 24;
+
+const fn field_table(shift: u32, position: u32) -> [u32; 256] {
     let mut table = decode_table(shift);
-    table[b'-' as usize] = BAD;
-    table
-}
-
-/// What a byte is at the end of an `sw8` field, two bits: [`TAIL`]'s key.
-const SYMBOL: u8 = 0;
-const PAD: u8 = 1;
-const DASH: u8 = 2;
-const JUNK: u8 = 3;
-
-static CLASS: [u8; 256] = classes();
-
-const fn classes() -> [u8; 256] {
-    let mut table = [JUNK; 256];
     let mut i = 0;
-    while i < 64 {
-        table[STANDARD_SYMBOLS[i] as usize] = SYMBOL;
-        table[URL_SAFE_SYMBOLS[i] as usize] = SYMBOL;
+    while i < 256 {
+        if table[i] & BAD != 0 {
+            table[i] |= NOT_SYMBOL_AT << position;
+        }
         i += 1;
     }
-    table[b'=' as usize] = PAD;
-    table[b'-' as usize] = DASH;
-    table
-}
-
-/// The end of a field, from the [`CLASS`]es of the four bytes of its last group (the
-/// first in the lowest bits; the end of the value reads as a `-`): the number of
-/// symbols in the low two bits, of padding bytes in the next two, or [`NO_TAIL`]. A
-/// field ends with nothing (the group is its `-`), or 2 or 3 symbols and at most the
-/// padding that completes the group, then its `-` (the fifth byte after `xx==` or
-/// `xxx=`, which the caller checks).
-static TAIL: [u8; 256] = tails();
-
-const NO_TAIL: u8 = 0xff;
-
-const fn tails() -> [u8; 256] {
-    let mut table = [NO_TAIL; 256];
-    let mut key = 0;
-    while key < 256 {
-        let classes = [
-            key as u8 & 3,
-            (key >> 2) as u8 & 3,
-            (key >> 4) as u8 & 3,
-            (key >> 6) as u8 & 3,
-        ];
-        let mut symbols = 0;
-        while symbols < 4 && classes[symbols] == SYMBOL {
-            symbols += 1;
-        }
-        let mut padding = 0;
-        while symbols + padding < 4 && classes[symbols + padding] == PAD {
-            padding += 1;
-        }
-        let ends = symbols + padding == 4 || classes[symbols + padding] == DASH;
-        let complete = matches!((symbols, padding), (0, 0) | (2, 0..=2) | (3, 0..=1));
-        if ends && complete {
-            table[key] = (symbols | padding << 2) as u8;
-        }
-        key += 1;
-    }
+    table[b'-' as usize] = BAD | NOT_SYMBOL_AT << position;
     table
 }
 
@@ -422,64 +375,77 @@ const fn tails() -> [u8; 256] {
 #[inline]
 pub(super) fn decode_until_dash(input: &[u8], out: &mut [u8]) -> Option<(usize, usize, bool)> {
     let [first, second, third, fourth] = &DECODE_FIELD;
+    let group = |[a, b, c, d]: [u8; 4]| {
+        first[usize::from(a)]
+            | second[usize::from(b)]
+            | third[usize::from(c)]
+            | fourth[usize::from(d)]
+    };
     let (groups, _) = input.as_chunks::<4>();
     let (triples, _) = out.as_chunks_mut::<3>();
     let mut seen = 0u32;
     let mut whole = 0;
+    // The group the loop stops at: the end of the field.
+    let mut last = None;
     for (&[a, b, c, d], bytes) in groups.iter().zip(triples) {
+        // Written out rather than through `group`, whose array argument LLVM loads as
+        // one word and splits with shifts: two more instructions per group.
         let n = first[usize::from(a)]
             | second[usize::from(b)]
             | third[usize::from(c)]
             | fourth[usize::from(d)];
         if n & BAD != 0 {
-            // The end of the field (or junk): the last group, byte by byte.
+            last = Some(n);
             break;
         }
         seen |= n;
         *bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
         whole += 1;
     }
-    // The group the loop stopped at, the end of `input` read as the end of the field.
     let rest = input.get(whole * 4..)?;
-    let [a, b, c, d] = match rest.first_chunk::<4>() {
-        Some(&group) => group,
+    let last = match last {
+        Some(n) => n,
+        // The loop ran out of `input` (or of `out`): what is left, the end of `input`
+        // read as the end of the field.
         None => {
-            let mut group = [b'-'; 4];
-            for (to, &from) in group.iter_mut().zip(rest) {
+            let mut tail = [b'-'; 4];
+            for (to, &from) in tail.iter_mut().zip(rest) {
                 *to = from;
             }
-            group
+            group(rest.first_chunk::<4>().copied().unwrap_or(tail))
         }
     };
-    let class = |byte: u8| CLASS[usize::from(byte)];
-    let tail = TAIL[usize::from(class(a) | class(b) << 2 | class(c) << 4 | class(d) << 6)];
-    let (symbols, padding) = (usize::from(tail & 3), usize::from(tail >> 2 & 3));
-    let complete = match symbols + padding {
-        _ if tail == NO_TAIL => false,
-        // An empty field.
-        0 => whole > 0,
-        // `xx==` or `xxx=`: the end of the field is past the group.
-        4 => matches!(rest.get(4), None | Some(b'-')),
-        _ => true,
+    // Its symbols, then at most the padding that completes it, then the end.
+    let symbols = ((last / NOT_SYMBOL_AT) & 0xf).trailing_zeros() as usize;
+    let pad = |at: usize| rest.get(at) == Some(&b'=');
+    let padding = match (pad(symbols), pad(symbols + 1)) {
+        (false, _) => 0,
+        (true, false) => 1,
+        (true, true) => 2,
     };
-    if !complete {
+    let complete = match (symbols, padding) {
+        (0, 0) => whole > 0,
+        (2, 0..=2) | (3, 0..=1) => true,
+        _ => false,
+    };
+    if !complete || !matches!(rest.get(symbols + padding), None | Some(b'-')) {
         return None;
     }
+    // The bytes of the symbols (padding and `-` add no bits); the bits of the byte not
+    // output are left out of the ASCII check (trailing bits are allowed).
     let mut written = whole * 3;
     match symbols {
         2 => {
-            let n = first[usize::from(a)] | second[usize::from(b)];
-            seen |= n & !0xffff;
-            *out.get_mut(written)? = (n >> 16) as u8;
+            *out.get_mut(written)? = (last >> 16) as u8;
+            seen |= last & (STD | URL | 0x00ff_0000);
             written += 1;
         }
         3 => {
-            let n = first[usize::from(a)] | second[usize::from(b)] | third[usize::from(c)];
-            seen |= n & !0xff;
             let [x, y] = out.get_mut(written..written + 2)? else {
                 return None;
             };
-            [*x, *y] = [(n >> 16) as u8, (n >> 8) as u8];
+            [*x, *y] = [(last >> 16) as u8, (last >> 8) as u8];
+            seen |= last & (STD | URL | 0x00ff_ff00);
             written += 2;
         }
         _ => {}
