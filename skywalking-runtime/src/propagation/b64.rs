@@ -341,17 +341,29 @@ pub(super) fn decode_checked(encoded: &[u8], out: &mut [u8]) -> Option<(usize, b
 
 /// [`DECODE`] for the fields of a `-`-separated header (`sw8`): `-` is no symbol there
 /// but the end of the field, so it is [`BAD`] like `=` and stops the fast loop of
-/// [`decode_until_dash`].
+/// [`decode_until_dash`]. A byte that is no symbol also sets [`NOT_SYMBOL_AT`] shifted
+/// by its position in the group, so that the group the loop stops at tells where its
+/// symbols end.
 static DECODE_FIELD: [[u32; 256]; 4] = [
-    field_table(18),
-    field_table(12),
-    field_table(6),
-    field_table(0),
+    field_table(18, 0),
+    field_table(12, 1),
+    field_table(6, 2),
+    field_table(0, 3),
 ];
 
-const fn field_table(shift: u32) -> [u32; 256] {
+/// Bits 24 to 27 of a [`DECODE_FIELD`] group: which of its four bytes are no symbol.
+const NOT_SYMBOL_AT: u32 = 1 << 24;
+
+const fn field_table(shift: u32, position: u32) -> [u32; 256] {
     let mut table = decode_table(shift);
-    table[b'-' as usize] = BAD;
+    let mut i = 0;
+    while i < 256 {
+        if table[i] & BAD != 0 {
+            table[i] |= NOT_SYMBOL_AT << position;
+        }
+        i += 1;
+    }
+    table[b'-' as usize] = BAD | NOT_SYMBOL_AT << position;
     table
 }
 
@@ -363,17 +375,27 @@ const fn field_table(shift: u32) -> [u32; 256] {
 #[inline]
 pub(super) fn decode_until_dash(input: &[u8], out: &mut [u8]) -> Option<(usize, usize, bool)> {
     let [first, second, third, fourth] = &DECODE_FIELD;
+    let group = |[a, b, c, d]: [u8; 4]| {
+        first[usize::from(a)]
+            | second[usize::from(b)]
+            | third[usize::from(c)]
+            | fourth[usize::from(d)]
+    };
     let (groups, _) = input.as_chunks::<4>();
     let (triples, _) = out.as_chunks_mut::<3>();
     let mut seen = 0u32;
     let mut whole = 0;
+    // The group the loop stops at: the end of the field.
+    let mut last = None;
     for (&[a, b, c, d], bytes) in groups.iter().zip(triples) {
+        // Written out rather than through `group`, whose array argument LLVM loads as
+        // one word and splits with shifts: two more instructions per group.
         let n = first[usize::from(a)]
             | second[usize::from(b)]
             | third[usize::from(c)]
             | fourth[usize::from(d)];
         if n & BAD != 0 {
-            // The end of the field (or junk): the last group, byte by byte.
+            last = Some(n);
             break;
         }
         seen |= n;
@@ -381,18 +403,26 @@ pub(super) fn decode_until_dash(input: &[u8], out: &mut [u8]) -> Option<(usize, 
         whole += 1;
     }
     let rest = input.get(whole * 4..)?;
-    let mut written = whole * 3;
-    // At most 3 symbols, then at most 2 `=`, then the end of the field.
-    let symbols = rest
-        .iter()
-        .take(4)
-        .take_while(|&&b| first[usize::from(b)] & BAD == 0)
-        .count();
-    let padding = rest[symbols..]
-        .iter()
-        .take(3)
-        .take_while(|&&b| b == b'=')
-        .count();
+    let last = match last {
+        Some(n) => n,
+        // The loop ran out of `input` (or of `out`): what is left, the end of `input`
+        // read as the end of the field.
+        None => {
+            let mut tail = [b'-'; 4];
+            for (to, &from) in tail.iter_mut().zip(rest) {
+                *to = from;
+            }
+            group(rest.first_chunk::<4>().copied().unwrap_or(tail))
+        }
+    };
+    // Its symbols, then at most the padding that completes it, then the end.
+    let symbols = ((last / NOT_SYMBOL_AT) & 0xf).trailing_zeros() as usize;
+    let pad = |at: usize| rest.get(at) == Some(&b'=');
+    let padding = match (pad(symbols), pad(symbols + 1)) {
+        (false, _) => 0,
+        (true, false) => 1,
+        (true, true) => 2,
+    };
     let complete = match (symbols, padding) {
         (0, 0) => whole > 0,
         (2, 0..=2) | (3, 0..=1) => true,
@@ -401,20 +431,21 @@ pub(super) fn decode_until_dash(input: &[u8], out: &mut [u8]) -> Option<(usize, 
     if !complete || !matches!(rest.get(symbols + padding), None | Some(b'-')) {
         return None;
     }
-    match rest[..symbols] {
-        [a, b] => {
-            let n = first[usize::from(a)] | second[usize::from(b)];
-            seen |= n & !0xffff;
-            *out.get_mut(written)? = (n >> 16) as u8;
+    // The bytes of the symbols (padding and `-` add no bits); the bits of the byte not
+    // output are left out of the ASCII check (trailing bits are allowed).
+    let mut written = whole * 3;
+    match symbols {
+        2 => {
+            *out.get_mut(written)? = (last >> 16) as u8;
+            seen |= last & (STD | URL | 0x00ff_0000);
             written += 1;
         }
-        [a, b, c] => {
-            let n = first[usize::from(a)] | second[usize::from(b)] | third[usize::from(c)];
-            seen |= n & !0xff;
+        3 => {
             let [x, y] = out.get_mut(written..written + 2)? else {
                 return None;
             };
-            [*x, *y] = [(n >> 16) as u8, (n >> 8) as u8];
+            [*x, *y] = [(last >> 16) as u8, (last >> 8) as u8];
+            seen |= last & (STD | URL | 0x00ff_ff00);
             written += 2;
         }
         _ => {}

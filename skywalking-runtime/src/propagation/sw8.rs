@@ -228,30 +228,52 @@ impl Sw8 {
 
     /// [`walk`]s `value` into `self`'s strings; whether it was valid.
     fn walk_into(&mut self, value: &str) -> bool {
-        let walked = walk(value, |field, bytes, _| {
-            let Ok(text) = std::str::from_utf8(bytes) else {
+        // The texts of a value decode to at most 3/4 of its length; most values are
+        // short, and a smaller buffer is cheaper to clear.
+        if value.len() <= SMALL_VALUE {
+            self.walk_into_buf(value, &mut [0u8; SMALL_VALUE / 4 * 3])
+        } else {
+            self.walk_into_buf(value, &mut [0u8; SW8_MAX_LEN / 4 * 3])
+        }
+    }
+
+    /// [`walk_into`](Self::walk_into) with the texts decoded side by side into `buf`
+    /// (room for 3/4 of `value`'s length), so that one `str::from_utf8` checks them
+    /// all: the call and its short tails cost more than the bytes on six short texts.
+    #[inline]
+    fn walk_into_buf(&mut self, value: &str, buf: &mut [u8]) -> bool {
+        let mut lens = [0usize; 6];
+        let Some((sample, parent_span_id)) = walk_in::<true>(value, buf, |field, bytes, _| {
+            lens[field.index()] = bytes.len();
+            true
+        }) else {
+            return false;
+        };
+        let total = lens.iter().sum::<usize>();
+        // The concatenation is UTF-8 and each text starts and ends on a character
+        // boundary exactly when every text is UTF-8 on its own.
+        let Some(Ok(texts)) = buf.get(..total).map(std::str::from_utf8) else {
+            return false;
+        };
+        let mut rest = texts;
+        for (len, out) in lens.into_iter().zip([
+            &mut self.trace_id,
+            &mut self.parent_segment_id,
+            &mut self.parent_service,
+            &mut self.parent_service_instance,
+            &mut self.parent_endpoint,
+            &mut self.address_used_at_client,
+        ]) {
+            let Some((text, tail)) = rest.split_at_checked(len) else {
                 return false;
-            };
-            let out = match field {
-                Text::TraceId => &mut self.trace_id,
-                Text::SegmentId => &mut self.parent_segment_id,
-                Text::Service => &mut self.parent_service,
-                Text::Instance => &mut self.parent_service_instance,
-                Text::Endpoint => &mut self.parent_endpoint,
-                Text::Address => &mut self.address_used_at_client,
             };
             out.clear();
             out.push_str(text);
-            true
-        });
-        match walked {
-            Some((sample, parent_span_id)) => {
-                self.sample = sample;
-                self.parent_span_id = parent_span_id;
-                true
-            }
-            None => false,
+            rest = tail;
         }
+        self.sample = sample;
+        self.parent_span_id = parent_span_id;
+        true
     }
 
     /// Borrows the fields, for [`Sw8Ref::encode`] and friends.
@@ -665,6 +687,32 @@ impl Text {
 #[inline]
 pub(crate) fn walk(
     value: &str,
+    text: impl FnMut(Text, &[u8], bool) -> bool,
+) -> Option<(bool, i32)> {
+    // Room for the largest field (all caps are multiples of 3).
+    walk_in::<false>(value, &mut [0u8; MAX_FIELD_LEN], text)
+}
+
+// [`walk_in`] checks the decoded length of a text only: within a cap that is a multiple
+// of 3, the encoded text is within the cap's encoding too.
+const _: () = assert!(
+    SW8_MAX_ID_LEN.is_multiple_of(3)
+        && SW8_MAX_SERVICE_LEN.is_multiple_of(3)
+        && SW8_MAX_INSTANCE_LEN.is_multiple_of(3)
+        && SW8_MAX_ENDPOINT_LEN.is_multiple_of(3)
+        && SW8_MAX_ADDRESS_LEN.is_multiple_of(3)
+);
+
+/// Values up to this long decode through a smaller buffer ([`Sw8::walk_into`]).
+const SMALL_VALUE: usize = 512;
+
+/// [`walk`] with the texts decoded into `buf`: each at its front (`SIDE_BY_SIDE`
+/// false: `buf` needs room for the largest field), or each after the last
+/// (`SIDE_BY_SIDE` true: `buf` needs room for all of them, 3/4 of `value`'s length).
+#[inline]
+fn walk_in<const SIDE_BY_SIDE: bool>(
+    value: &str,
+    buf: &mut [u8],
     mut text: impl FnMut(Text, &[u8], bool) -> bool,
 ) -> Option<(bool, i32)> {
     const TEXTS: [Text; 6] = [
@@ -686,41 +734,45 @@ pub(crate) fn walk(
     };
     let mut at = 2;
     let mut span_id = None;
-    // Room for the largest field (all caps are multiples of 3).
-    let mut buf = [0u8; MAX_FIELD_LEN];
+    let mut decoded = 0;
     for (i, field) in TEXTS.into_iter().enumerate() {
         if i == 2 {
-            // Field 4, between the ids and the texts: 1 to 10 digits, then `-`.
-            let rest = bytes.get(at..)?;
-            let digits = rest
-                .iter()
-                .take(11)
-                .take_while(|b| b.is_ascii_digit())
-                .count();
-            if rest.get(digits) != Some(&b'-') {
+            // Field 4, between the ids and the texts: 1 to 10 digits, at most
+            // `i32::MAX`, then `-`.
+            let mut id = 0u64;
+            let mut digits = 0;
+            while let Some(digit) = bytes.get(at + digits).and_then(|b| b.checked_sub(b'0')) {
+                if digit > 9 || digits == 10 {
+                    break;
+                }
+                id = id * 10 + u64::from(digit);
+                digits += 1;
+            }
+            if digits == 0 || bytes.get(at + digits) != Some(&b'-') {
                 return None;
             }
-            span_id = Some(parse_span_id(value.get(at..at + digits)?).ok()?);
+            span_id = Some(i32::try_from(id).ok()?);
             at += digits + 1;
         }
-        let max = field.max();
-        let room = buf.get_mut(..max.div_ceil(3) * 3)?;
+        // A text within its cap is within the encoded cap too (the caps are multiples
+        // of 3): the decoded length is the one to check.
+        let start = if SIDE_BY_SIDE { decoded } else { 0 };
+        let room = buf.get_mut(start..)?;
         let (used, len, ascii) = b64::decode_until_dash(bytes.get(at..)?, room)?;
-        let last = i == TEXTS.len() - 1;
-        // The last field runs to the end; the others end at a `-`.
-        let ends = if last {
-            at + used == bytes.len()
-        } else {
-            bytes.get(at + used) == Some(&b'-')
-        };
-        if !ends
-            || len > max
-            || used > b64::encoded_len(max)
-            || !text(field, room.get(..len)?, ascii)
-        {
+        if len > field.max() || !text(field, room.get(..len)?, ascii) {
             return None;
         }
-        at += used + 1;
+        at += used;
+        // The last field runs to the end; the others end at a `-`.
+        if i == TEXTS.len() - 1 {
+            if at != bytes.len() {
+                return None;
+            }
+        } else if bytes.get(at) != Some(&b'-') {
+            return None;
+        }
+        at += 1;
+        decoded += len;
     }
     Some((sample, span_id?))
 }
@@ -1731,6 +1783,71 @@ mod tests {
                 assert_eq!(walked(&header).is_some(), n <= max, "field {i}, {n} bytes");
             }
         }
+    }
+
+    #[test]
+    fn the_walk_reads_span_ids_as_decode_does() {
+        for span_id in [
+            "0",
+            "7",
+            "0000000001",
+            "2147483647",
+            "2147483648",
+            "9999999999",
+            "00000000001",
+            "12345678901",
+            "",
+            "+1",
+            "-1",
+            " 1",
+            "1x",
+        ] {
+            let header = with_field_value(3, span_id);
+            let decoded = decode_by_field(&header);
+            assert_eq!(walked(&header), decoded.clone().ok(), "{span_id:?}");
+            let mut reused = Sw8::default();
+            assert_eq!(
+                reused.decode_from(&header).map(|()| reused),
+                decoded,
+                "{span_id:?}"
+            );
+        }
+        assert_eq!(
+            Sw8::decode(&with_field_value(3, "2147483647")).map(|sw8| sw8.parent_span_id),
+            Ok(i32::MAX)
+        );
+    }
+
+    #[test]
+    fn a_character_split_between_two_texts_is_rejected() {
+        // "服" is e6 9c 8d: its first two bytes end the service, its last starts the
+        // instance. Side by side the texts are UTF-8; each on its own is not.
+        let split = with_field_value(4, "5pw=").replace("-aW5z-", "-jQ==-");
+        let expected = HeaderError::InvalidUtf8 {
+            header: SW8,
+            field: FIELD_SERVICE,
+        };
+        assert_eq!(Sw8::decode(&split), Err(expected.clone()));
+        let mut reused = Sw8::decode(&with_field_value(4, "5pyN")).expect("valid");
+        assert_eq!(reused.parent_service, "服");
+        assert_eq!(reused.decode_from(&split), Err(expected));
+        // The same bytes inside one text are fine.
+        assert_eq!(
+            Sw8::decode(&with_field_value(5, "5pyN")).map(|sw8| sw8.parent_service_instance),
+            Ok("服".to_owned())
+        );
+    }
+
+    #[test]
+    fn long_values_decode_through_the_large_buffer() {
+        let mut endpoint = String::new();
+        b64::encode_into(&"é".repeat(SW8_MAX_ENDPOINT_LEN / 2), &mut endpoint);
+        let header = with_field_value(6, &endpoint);
+        assert!(header.len() > SMALL_VALUE);
+        let mut reused = Sw8::default();
+        assert_eq!(reused.decode_from(&header), Ok(()));
+        assert_eq!(reused.parent_endpoint, "é".repeat(SW8_MAX_ENDPOINT_LEN / 2));
+        assert_eq!(Ok(reused), Sw8::decode(&header));
     }
 
     // ---- properties ----
