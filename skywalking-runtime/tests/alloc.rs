@@ -78,6 +78,22 @@ fn sw8_parsing_allocates_nothing() {
     assert_eq!(endpoint, "{GET}/orders/{id}");
 }
 
+#[test]
+fn sw8_decoding_into_reused_strings_allocates_nothing_once_they_have_room() {
+    let mut reused = skywalking_runtime::propagation::Sw8::default();
+    // The first decode gives the six strings their capacity.
+    assert!(reused.decode_from(JAVA_SW8).is_ok());
+    let before = allocations();
+    for _ in 0..100 {
+        assert!(reused.decode_from(std::hint::black_box(JAVA_SW8)).is_ok());
+        // A rejected header leaves no allocation behind either.
+        assert!(reused.decode_from(&JAVA_SW8[1..]).is_err());
+    }
+    assert_eq!(allocations() - before, 0, "allocations in 200 decodes");
+    assert!(reused.decode_from(JAVA_SW8).is_ok());
+    assert_eq!(reused.parent_endpoint, "{GET}/orders/{id}");
+}
+
 /// A call that is its own trace: one span, one segment.
 #[trace]
 fn own_trace(n: u64) -> u64 {
