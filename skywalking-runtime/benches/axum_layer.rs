@@ -184,14 +184,18 @@ impl State {
     /// The cases worth running in this state.
     fn cases(self) -> &'static [&'static str] {
         match self {
-            State::Off | State::Disabled => &["bare", "noop_layer", "layer", "layer_sw8"],
+            State::Off | State::Disabled => {
+                &["bare", "noop_layer", "layer", "old_layer", "layer_sw8"]
+            }
             State::Unsampled | State::Keep => &["bare", "layer", "bare_in_span"],
             State::On => &[
                 "bare",
                 "noop_layer",
                 "layer",
+                "old_layer",
                 "bare_sw8_header",
                 "layer_sw8",
+                "old_layer_sw8",
                 "bare_health",
                 "layer_ignored",
                 "bare_in_span",
@@ -205,6 +209,7 @@ struct Routers {
     bare: Router,
     noop: Router,
     traced: Router,
+    old: Router,
 }
 
 impl Routers {
@@ -213,6 +218,7 @@ impl Routers {
             bare: routes(),
             noop: routes().layer(MapRequestLayer::new(|request: Request<Body>| request)),
             traced: routes().layer(ServerLayer::new()),
+            old: routes().layer(ServerLayer::new().__tower_reference()),
         }
     }
 
@@ -224,6 +230,8 @@ impl Routers {
             "layer" => (&self.traced, "/users/7", false),
             "bare_sw8_header" => (&self.bare, "/users/7", true),
             "layer_sw8" => (&self.traced, "/users/7", true),
+            "old_layer" => (&self.old, "/users/7", false),
+            "old_layer_sw8" => (&self.old, "/users/7", true),
             "bare_health" => (&self.bare, "/health", false),
             "layer_ignored" => (&self.traced, "/health", false),
             "bare_in_span" => {

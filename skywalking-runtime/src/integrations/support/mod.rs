@@ -17,6 +17,8 @@ pub(crate) use crate::trace::call::CallSpan;
 pub(crate) use future::Carrier;
 #[cfg(any(feature = "hyper", feature = "reqwest", feature = "tonic"))]
 pub(crate) use future::Outbound;
+#[cfg(feature = "axum")]
+pub(crate) use future::Served;
 #[cfg(any(
     feature = "tower",
     feature = "reqwest",
