@@ -264,6 +264,13 @@ pub(crate) struct RequestTags {
 
 impl Tags for RequestTags {
     fn apply(self, span: SpanRef) {
+        if !span.is_recording() {
+            // An unsampled trace: no segment keeps the `url`. Its string goes back to
+            // this thread's spares, for the next request's (see `url_tag`), instead of
+            // being freed here and allocated again there.
+            crate::trace::pool::give_text(self.url);
+            return;
+        }
         span.add_tag(TAG_METHOD, self.method);
         span.add_tag(TAG_URL, self.url);
     }
@@ -348,6 +355,20 @@ mod tests {
             "api:81"
         );
         assert_eq!(peer_of_uri(&"/x".parse().unwrap(), None), "");
+    }
+
+    #[test]
+    fn the_url_of_a_span_that_records_nothing_serves_the_next_request() {
+        let tags = RequestTags {
+            method: method_tag("GET"),
+            url: url_tag(None, None, "/users/7"),
+        };
+        tags.apply(crate::trace::call::noop());
+        // This thread's spare strings had none (a test runs on a thread of its own):
+        // the one it has now is the `url`, emptied, with its capacity.
+        let spare = crate::trace::pool::take_text();
+        assert!(spare.is_empty());
+        assert!(spare.capacity() >= "/users/7".len(), "the url's string");
     }
 
     #[test]
