@@ -7,6 +7,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Path;
@@ -60,6 +62,13 @@ where
         .route("/fail", get(fail))
         .route("/health", get(|| async { "ok" }))
         .route("/form", post(|| async { "posted" }))
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                "late"
+            }),
+        )
         .layer(layer)
         .nest("/api", api)
 }
@@ -91,19 +100,19 @@ async fn serve(
     method: &str,
     uri: &str,
     header: Header,
-) -> (StatusCode, Vec<SegmentObject>) {
+) -> (Option<StatusCode>, Vec<SegmentObject>) {
     let before = memory.all().len();
     let mut request = Request::builder().method(method).uri(uri);
     if let Some((name, value)) = header {
         request = request.header(name, value);
     }
     let request = request.body(Body::empty()).expect("a request");
-    let status = router
-        .clone()
-        .oneshot(request)
+    // A request that takes too long is dropped (the client went away): its span ends
+    // as cancelled.
+    let status = tokio::time::timeout(Duration::from_millis(20), router.clone().oneshot(request))
         .await
-        .expect("infallible")
-        .status();
+        .map(|response| response.expect("infallible").status())
+        .ok();
     let reported = memory.all().into_iter().skip(before).map(comparable);
     (status, reported.collect())
 }
@@ -124,6 +133,7 @@ async fn the_axum_service_reports_what_the_tower_layer_reported() {
         ("PROPFIND", "/no/such/7", None),
         ("PUT", "/form", None),
         ("GET", "/api/orders/3", None),
+        ("GET", "/slow", None),
         ("GET", "/health", None),
         ("GET", "/app.css", None),
         ("GET", "http://example.com:8080/users/8?x=1", None),
@@ -159,5 +169,11 @@ async fn the_axum_service_reports_what_the_tower_layer_reported() {
     assert!(
         reported.iter().any(|s| s.spans[0].component_id == 5),
         "{reported:?}"
+    );
+    assert!(
+        reported
+            .iter()
+            .any(|s| s.spans[0].operation_name == "GET /slow" && !s.spans[0].logs.is_empty()),
+        "a cancelled request's span, with its log: {reported:?}"
     );
 }
