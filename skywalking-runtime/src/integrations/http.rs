@@ -69,9 +69,30 @@ pub(crate) fn exit_init(
 }
 
 /// The methods of RFC 9110 and PATCH.
-const STANDARD_METHODS: [&str; 9] = [
+pub(crate) const STANDARD_METHODS: [&str; 9] = [
     "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE",
 ];
+
+#[cfg(feature = "axum")]
+/// The index of `method` in [`STANDARD_METHODS`], `None` for an extension method (a
+/// client can send any token). Compares `http`'s inner enum, not text.
+#[inline]
+pub(crate) fn standard_method(method: &http::Method) -> Option<usize> {
+    use http::Method;
+    // Most requests first.
+    const BY_INDEX: [Method; 9] = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    BY_INDEX.iter().position(|m| m == method)
+}
 
 /// A method as a tag value; the standard ones without allocating. Takes the text so
 /// that both `http` 1 and actix-web's `http` 0.2 methods fit.
@@ -121,27 +142,17 @@ pub(crate) fn operation_name(method: &str, route: &str) -> Cow<'static, str> {
 }
 
 #[cfg(feature = "axum")]
-/// `METHOD route` for a route template the framework matched, as a `'static` string
-/// made once per distinct name: routes come from the application's router, so there
-/// are few, and a span named by one then costs no string per request (and the reporter
-/// recognises the name by its address). Each thread looks its recent names up in a
-/// small cache of its own; a name is made (leaked) and shared through a process-wide
-/// table the first time. Past [`MAX_ROUTE_NAMES`] distinct names (a router built per
-/// request, say), and for a method that is not a standard one (a client can send any
-/// token), names are written per request, as [`operation_name`] does.
-pub(crate) fn route_name(method: &str, route: &str) -> Cow<'static, str> {
-    use std::cell::RefCell;
+/// `METHOD route` for a standard `method` (one of [`STANDARD_METHODS`]) and a route
+/// template the framework matched, as a `'static` string made once per distinct name
+/// and shared by every thread: routes come from the application's router, so there are
+/// few, and a span named by one then costs no string per request (and the reporter
+/// recognises the name by its address). The axum layer keeps the names its thread used
+/// in a cache of its own and comes here on a miss. Past [`MAX_ROUTE_NAMES`] distinct
+/// names (a router built per request, say), names are written per request, as
+/// [`operation_name`] does.
+pub(crate) fn shared_route_name(method: &'static str, route: &str) -> Cow<'static, str> {
     use std::sync::Mutex;
 
-    if !STANDARD_METHODS.contains(&method) {
-        return operation_name(method, route);
-    }
-
-    /// Names this thread used, most recent last.
-    const THREAD_NAMES: usize = 32;
-    thread_local! {
-        static NAMES: RefCell<Vec<&'static str>> = const { RefCell::new(Vec::new()) };
-    }
     static SHARED: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
 
     let is = |name: &str| {
@@ -150,43 +161,22 @@ pub(crate) fn route_name(method: &str, route: &str) -> Cow<'static, str> {
             && name.starts_with(method)
             && name.ends_with(route)
     };
-    let cached = NAMES
-        .try_with(|names| {
-            let names = names.try_borrow().ok()?;
-            names.iter().rev().find(|name| is(name)).copied()
-        })
-        .ok()
-        .flatten();
-    if let Some(name) = cached {
-        return Cow::Borrowed(name);
-    }
-    let shared = {
-        let Ok(mut shared) = SHARED.lock() else {
-            return operation_name(method, route);
-        };
-        match shared.iter().find(|name| is(name)) {
-            Some(name) => *name,
-            None if shared.len() < MAX_ROUTE_NAMES => {
-                let name: &'static str = Box::leak(format!("{method} {route}").into_boxed_str());
-                shared.push(name);
-                name
-            }
-            None => return operation_name(method, route),
-        }
+    let Ok(mut shared) = SHARED.lock() else {
+        return operation_name(method, route);
     };
-    let _ = NAMES.try_with(|names| {
-        if let Ok(mut names) = names.try_borrow_mut() {
-            if names.len() == THREAD_NAMES {
-                names.remove(0);
-            }
-            names.push(shared);
+    match shared.iter().find(|name| is(name)) {
+        Some(name) => Cow::Borrowed(*name),
+        None if shared.len() < MAX_ROUTE_NAMES => {
+            let name: &'static str = Box::leak(format!("{method} {route}").into_boxed_str());
+            shared.push(name);
+            Cow::Borrowed(name)
         }
-    });
-    Cow::Borrowed(shared)
+        None => operation_name(method, route),
+    }
 }
 
 #[cfg(feature = "axum")]
-/// Distinct route names [`route_name`] keeps for the life of the process.
+/// Distinct route names [`shared_route_name`] keeps for the life of the process.
 pub(crate) const MAX_ROUTE_NAMES: usize = 1024;
 
 /// The `url` tag for a request target: `scheme://authority/path` when the target names
@@ -274,6 +264,13 @@ pub(crate) struct RequestTags {
 
 impl Tags for RequestTags {
     fn apply(self, span: SpanRef) {
+        if !span.is_recording() {
+            // An unsampled trace: no segment keeps the `url`. Its string goes back to
+            // this thread's spares, for the next request's (see `url_tag`), instead of
+            // being freed here and allocated again there.
+            crate::trace::pool::give_text(self.url);
+            return;
+        }
         span.add_tag(TAG_METHOD, self.method);
         span.add_tag(TAG_URL, self.url);
     }
@@ -361,6 +358,20 @@ mod tests {
     }
 
     #[test]
+    fn the_url_of_a_span_that_records_nothing_serves_the_next_request() {
+        let tags = RequestTags {
+            method: method_tag("GET"),
+            url: url_tag(None, None, "/users/7"),
+        };
+        tags.apply(crate::trace::call::noop());
+        // This thread's spare strings had none (a test runs on a thread of its own):
+        // the one it has now is the `url`, emptied, with its capacity.
+        let spare = crate::trace::pool::take_text();
+        assert!(spare.is_empty());
+        assert!(spare.capacity() >= "/users/7".len(), "the url's string");
+    }
+
+    #[test]
     fn operation_names() {
         assert_eq!(operation_name("GET", "/users/{id}"), "GET /users/{id}");
     }
@@ -369,8 +380,8 @@ mod tests {
     #[test]
     fn route_names_are_made_once_and_shared() {
         let (a, b) = (
-            route_name("GET", "/users/{id}"),
-            route_name("GET", "/users/{id}"),
+            shared_route_name("GET", "/users/{id}"),
+            shared_route_name("GET", "/users/{id}"),
         );
         match (&a, &b) {
             (Cow::Borrowed(x), Cow::Borrowed(y)) => assert!(std::ptr::eq(*x, *y)),
@@ -378,17 +389,26 @@ mod tests {
         }
         assert_eq!(a, "GET /users/{id}");
         // Same length, other text: not confused.
-        assert_eq!(route_name("PUT", "/users/{id}"), "PUT /users/{id}");
-        assert_eq!(route_name("GET", "/users/{ix}"), "GET /users/{ix}");
-        assert_eq!(route_name("GET /", "users/{id}"), "GET / users/{id}");
-        assert!(matches!(route_name("FOO", "/a"), Cow::Owned(name) if name == "FOO /a"));
+        assert_eq!(shared_route_name("PUT", "/users/{id}"), "PUT /users/{id}");
+        assert_eq!(shared_route_name("GET", "/users/{ix}"), "GET /users/{ix}");
         // From another thread: the shared name.
-        let other = std::thread::spawn(|| match route_name("GET", "/users/{id}") {
+        let other = std::thread::spawn(|| match shared_route_name("GET", "/users/{id}") {
             Cow::Borrowed(name) => name as *const str as *const u8 as usize,
             Cow::Owned(_) => 0,
         })
         .join()
         .expect("joined");
         assert_eq!(other, a.as_ptr() as usize);
+    }
+
+    #[cfg(feature = "axum")]
+    #[test]
+    fn standard_methods_are_found_by_index() {
+        for (index, name) in STANDARD_METHODS.iter().enumerate() {
+            let method = http::Method::from_bytes(name.as_bytes()).expect("a method");
+            assert_eq!(standard_method(&method), Some(index), "{name}");
+        }
+        let method = http::Method::from_bytes(b"PROPFIND").expect("a method");
+        assert_eq!(standard_method(&method), None);
     }
 }

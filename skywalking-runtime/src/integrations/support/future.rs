@@ -233,6 +233,90 @@ where
     }
 }
 
+#[cfg(feature = "axum")]
+pin_project! {
+    /// A server call inside its entry span: [`Traced`] for a call whose future was made
+    /// when the request arrived (an [`Inbound`](inbound::Inbound) call). The future
+    /// stays where it is from the start (`Traced` moves it out of the call on the first
+    /// poll), and the request's tags wait beside it for the span to open. The span
+    /// opens on the first poll, is current during every poll and ends with the output,
+    /// or goes on with it (see [`Outcome`]); dropped before that, it ends as
+    /// cancelled. With no span ([`direct`](Served::direct)), the future is polled as is.
+    #[must_use = "futures do nothing unless polled"]
+    pub(crate) struct Served<F, T, O> {
+        #[pin]
+        future: F,
+        // Added when the span opens.
+        tags: Option<T>,
+        // `None`: no agent, or the call is over.
+        span: Option<CallSpan>,
+        outcome: PhantomData<fn() -> O>,
+    }
+}
+
+#[cfg(feature = "axum")]
+impl<F, T, O> Served<F, T, O> {
+    /// `future`, run inside `span`, which gets `tags` when it opens (`None`: no tags).
+    #[inline]
+    pub(crate) fn new(future: F, tags: Option<T>, span: CallSpan) -> Self {
+        Served {
+            future,
+            tags,
+            span: Some(span),
+            outcome: PhantomData,
+        }
+    }
+
+    /// `future` alone: no agent runs.
+    #[inline]
+    pub(crate) fn direct(future: F) -> Self {
+        Served {
+            future,
+            tags: None,
+            span: None,
+            outcome: PhantomData,
+        }
+    }
+}
+
+#[cfg(feature = "axum")]
+impl<F, T, O> Future for Served<F, T, O>
+where
+    F: Future,
+    T: Tags,
+    O: Outcome<F::Output>,
+{
+    type Output = O::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<O::Output> {
+        let this = self.project();
+        let (future, tags) = (this.future, this.tags);
+        let Some(span) = this.span.as_mut() else {
+            // No agent, or polled again after the call was over: nothing to record.
+            return future.poll(cx).map(|output| O::finish(output, None));
+        };
+        let (output, over) = ready!(span.scope(|span| {
+            // Only on the first poll: the span has just opened.
+            if let Some(tags) = tags.take() {
+                tags.apply(span.unwrap_or_else(noop));
+            }
+            let output = ready!(future.poll(cx));
+            let over = span.is_none_or(|span| O::record(&output, span));
+            Poll::Ready((output, over))
+        }));
+        let carried = match this.span.take() {
+            Some(span) if !over => Some(span),
+            Some(span) => {
+                span.end();
+                None
+            }
+            None => None,
+        };
+        Poll::Ready(O::finish(output, carried))
+    }
+}
+
 /// Starts the call if it is waiting, then polls it.
 fn poll_stage<C: Call<Future = F>, F: Future>(
     mut stage: Pin<&mut Stage<C, F>>,

@@ -9,6 +9,11 @@
 //! so the request is sent on the first poll, inside the exit span, with its headers
 //! written. With the agent off they build `Traced::running(inner.call(request),
 //! CallSpan::off())`: no span, no allocation, no header read.
+//!
+//! [`Served`] is `Traced` for a server whose future is made when the request arrives
+//! (the axum layer): `Served::new(inner.call(request), Some(tags), span)` keeps the
+//! future where it is rather than moving it out of an `Inbound` on the first poll, and
+//! `Served::direct(inner.call(request))` is the agent off.
 
 mod future;
 
@@ -17,6 +22,8 @@ pub(crate) use crate::trace::call::CallSpan;
 pub(crate) use future::Carrier;
 #[cfg(any(feature = "hyper", feature = "reqwest", feature = "tonic"))]
 pub(crate) use future::Outbound;
+#[cfg(feature = "axum")]
+pub(crate) use future::Served;
 #[cfg(any(
     feature = "tower",
     feature = "reqwest",
