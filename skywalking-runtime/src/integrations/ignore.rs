@@ -49,9 +49,19 @@ where
 /// are skipped.
 pub(crate) fn has_ignored_suffix<S: AsRef<str>>(path: &str, suffixes: &[S]) -> bool {
     let path = path.as_bytes();
+    // Most request paths (`/users/7`) have no `.` near their end, and most suffixes
+    // (the default list's `.jpg`, `.css`, ...) start with one: such a suffix can only
+    // match a path with a `.` within the suffix's length of its end. One scan of the
+    // path spares the case-insensitive comparison of every suffix.
+    let dot_from_end = path.iter().rev().position(|&b| b == b'.');
     suffixes.iter().any(|suffix| {
         let suffix = suffix.as_ref().as_bytes();
-        !suffix.is_empty()
+        let possible = match suffix.first() {
+            None => false,
+            Some(b'.') => dot_from_end.is_some_and(|d| d < suffix.len()),
+            Some(_) => true,
+        };
+        possible
             && path.len() >= suffix.len()
             && path[path.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
     })
