@@ -180,7 +180,8 @@ pub(crate) fn shared_route_name(method: &'static str, route: &str) -> Cow<'stati
 pub(crate) const MAX_ROUTE_NAMES: usize = 1024;
 
 /// The `url` tag for a request target: `scheme://authority/path` when the target names
-/// them, else the path; never the query. Written into a spare string, as
+/// them, else the path; never the query, nor credentials (`user:password@` in the
+/// authority, which `http::Uri` keeps). Written into a spare string, as
 /// [`operation_name`].
 pub(crate) fn url_tag(
     scheme: Option<&str>,
@@ -188,6 +189,7 @@ pub(crate) fn url_tag(
     path: &str,
 ) -> Cow<'static, str> {
     let path = if path.is_empty() { "/" } else { path };
+    let authority = authority.map(|a| a.rsplit_once('@').map_or(a, |(_, host)| host));
     let mut url = crate::trace::pool::take_text();
     match (scheme, authority) {
         (Some(scheme), Some(authority)) => {
@@ -340,6 +342,18 @@ mod tests {
             "http://api:8080/users/7"
         );
         assert_eq!(url_tag(Some("http"), Some("a"), ""), "http://a/");
+        let uri: http::Uri = "http://user:secret@db.internal:8080/x?token=1"
+            .parse()
+            .expect("a URI with credentials");
+        assert_eq!(
+            url_tag(
+                uri.scheme_str(),
+                uri.authority().map(|a| a.as_str()),
+                uri.path()
+            ),
+            "http://db.internal:8080/x",
+            "no credentials in the url tag"
+        );
     }
 
     #[cfg(feature = "hyper")]
