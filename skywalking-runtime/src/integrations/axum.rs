@@ -130,10 +130,10 @@ fn span_name(
     }
 }
 
-/// Names [`route_name`] keeps per thread, most recent last.
+/// Names [`route_name`] keeps per thread in its most-recent list, found by address.
 const THREAD_NAMES: usize = 32;
 
-/// A name in [`route_name`]'s cache.
+/// A name in [`route_name`]'s most-recent list.
 struct Known {
     /// An index in [`STANDARD_METHODS`].
     method: usize,
@@ -141,27 +141,39 @@ struct Known {
     name: &'static str,
 }
 
+/// The names one thread used: the most recent ones by their route's address, and every
+/// one by its route's text (up to [`MAX_ROUTE_NAMES`](sw_http::MAX_ROUTE_NAMES)), so
+/// that an application with more hot routes than the recent list holds still finds
+/// each name on its own thread, with no lock.
+#[derive(Default)]
+struct ThreadNames {
+    /// Most recent last.
+    recent: Vec<Known>,
+    /// By route text, then by method.
+    by_text: std::collections::HashMap<Box<str>, [Option<&'static str>; STANDARD_METHODS.len()]>,
+}
+
 thread_local! {
-    /// The names this thread used, most recent last (see [`route_name`]).
-    static NAMES: RefCell<Vec<Known>> = const { RefCell::new(Vec::new()) };
+    /// The names this thread used (see [`route_name`]).
+    static NAMES: RefCell<ThreadNames> = RefCell::new(ThreadNames::default());
 }
 
 /// `METHOD route` for the standard method `method` (an index in [`STANDARD_METHODS`])
-/// and a route axum matched, as a `'static` string: from a cache of the names this
-/// thread used, else from the process-wide table (see
-/// [`shared_route_name`](sw_http::shared_route_name)).
+/// and a route axum matched, as a `'static` string: from the names this thread used,
+/// else from the process-wide table (see
+/// [`shared_route_name`](sw_http::shared_route_name)), which takes a lock.
 ///
 /// axum gives every request to a route the same [`MatchedPath`] (it clones one `Arc`
-/// per route), so the cache finds a name by the route's address before comparing text.
-/// It keeps a clone of each `MatchedPath` it holds: an address it compares cannot be
-/// freed and given to other text meanwhile.
+/// per route), so the recent list finds a name by the route's address before comparing
+/// text. It keeps a clone of each `MatchedPath` it holds: an address it compares cannot
+/// be freed and given to other text meanwhile.
 #[inline]
 fn route_name(method: usize, route: &MatchedPath) -> Cow<'static, str> {
     let text = route.as_str();
     let known = NAMES
         .try_with(|names| {
             let names = names.try_borrow().ok()?;
-            let known = names.iter().rev().find(|known| {
+            let known = names.recent.iter().rev().find(|known| {
                 known.method == method
                     && (std::ptr::eq(known.route.as_str(), text) || known.route.as_str() == text)
             })?;
@@ -175,23 +187,50 @@ fn route_name(method: usize, route: &MatchedPath) -> Cow<'static, str> {
     remember(method, route)
 }
 
-/// [`route_name`] on a miss: the name from the process-wide table, kept in this
-/// thread's cache.
+/// [`route_name`] past the recent list: the name from this thread's table by text,
+/// else from the process-wide one; then kept in this thread's recent list (and table).
 #[cold]
 #[inline(never)]
 fn remember(method: usize, route: &MatchedPath) -> Cow<'static, str> {
-    let name = sw_http::shared_route_name(STANDARD_METHODS[method], route.as_str());
+    let text = route.as_str();
+    let on_thread = NAMES
+        .try_with(|names| {
+            let names = names.try_borrow().ok()?;
+            names.by_text.get(text)?.get(method).copied().flatten()
+        })
+        .ok()
+        .flatten();
+    let name = match on_thread {
+        Some(name) => Cow::Borrowed(name),
+        None => {
+            #[cfg(test)]
+            tests::SHARED_LOOKUPS.with(|n| n.set(n.get() + 1));
+            sw_http::shared_route_name(STANDARD_METHODS[method], text)
+        }
+    };
     if let Cow::Borrowed(name) = name {
         let _ = NAMES.try_with(|names| {
             if let Ok(mut names) = names.try_borrow_mut() {
-                if names.len() == THREAD_NAMES {
-                    names.remove(0);
+                if names.recent.len() == THREAD_NAMES {
+                    names.recent.remove(0);
                 }
-                names.push(Known {
+                names.recent.push(Known {
                     method,
                     route: route.clone(),
                     name,
                 });
+                if on_thread.is_none() {
+                    let room = names.by_text.len() < sw_http::MAX_ROUTE_NAMES;
+                    match names.by_text.get_mut(text) {
+                        Some(methods) => methods[method] = Some(name),
+                        None if room => {
+                            let mut methods = [None; STANDARD_METHODS.len()];
+                            methods[method] = Some(name);
+                            names.by_text.insert(text.into(), methods);
+                        }
+                        None => {}
+                    }
+                }
             }
         });
     }
@@ -433,6 +472,34 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    thread_local! {
+        /// Lookups this thread made in the process-wide table of names.
+        pub(super) static SHARED_LOOKUPS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    #[test]
+    fn more_hot_routes_than_the_recent_list_holds_take_no_lock_once_seen() {
+        let routes: Vec<MatchedPath> = (0..3 * THREAD_NAMES)
+            .map(|i| matched(&format!("/hot/{i}/{{id}}")))
+            .collect();
+        std::thread::spawn(move || {
+            for round in 0..3 {
+                let before = SHARED_LOOKUPS.with(std::cell::Cell::get);
+                for (i, route) in routes.iter().enumerate() {
+                    assert_eq!(route_name(1, route), format!("POST /hot/{i}/{{id}}"));
+                }
+                let lookups = SHARED_LOOKUPS.with(std::cell::Cell::get) - before;
+                if round == 0 {
+                    assert_eq!(lookups, routes.len(), "each name made or found once");
+                } else {
+                    assert_eq!(lookups, 0, "round {round}: every name found on the thread");
+                }
+            }
+        })
+        .join()
+        .expect("the test thread");
+    }
 
     #[test]
     fn the_default_layer_is_zero_sized() {
