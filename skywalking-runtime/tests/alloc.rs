@@ -49,19 +49,12 @@ fn spans_allocate_nothing_in_steady_state() {
     );
 }
 
-/// What the Java agent sends.
-const JAVA_SW8: &str = "1-ZGRkOTJmNTIyMDdjNDY4ZTljZDAzZGRkMTA3Y2Q1MzAuNjkuMTYxODEzMzExOTA0NzAwMDE=\
-    -ZGRkOTJmNTIyMDdjNDY4ZTljZDAzZGRkMTA3Y2Q1MzAuNjkuMTYxODEzMzExOTA0NzAwMDI=-3\
-    -b3JkZXItc2VydmljZQ==\
-    -ZGRkOTJmNTIyMDdjNDY4ZTljZDAzZGRkMTA3Y2Q1MzBAMTAuMC4wLjEy\
-    -e0dFVH0vb3JkZXJzL3tpZH0=-cGF5bWVudDo4MDgw";
-
 #[test]
 fn sw8_parsing_allocates_nothing() {
     let mut endpoint = String::with_capacity(64);
     let before = allocations();
     for _ in 0..100 {
-        let header = Sw8Header::parse(std::hint::black_box(JAVA_SW8)).expect("valid");
+        let header = Sw8Header::parse(std::hint::black_box(common::JAVA_SW8)).expect("valid");
         assert!(
             header
                 .trace_id()
@@ -71,7 +64,7 @@ fn sw8_parsing_allocates_nothing() {
         endpoint.clear();
         header.parent_endpoint().decode_into(&mut endpoint);
         // Rejected headers too (non-ASCII text takes another path).
-        assert!(Sw8Header::parse(&JAVA_SW8[1..]).is_err());
+        assert!(Sw8Header::parse(&common::JAVA_SW8[1..]).is_err());
         assert!(Sw8Header::parse("1-5pyN-//79-0-5pyN5Yqh-aQ-L2E-aDo4MA").is_err());
     }
     assert_eq!(allocations() - before, 0, "allocations in 100 parses");
@@ -82,15 +75,19 @@ fn sw8_parsing_allocates_nothing() {
 fn sw8_decoding_into_reused_strings_allocates_nothing_once_they_have_room() {
     let mut reused = skywalking_runtime::propagation::Sw8::default();
     // The first decode gives the six strings their capacity.
-    assert!(reused.decode_from(JAVA_SW8).is_ok());
+    assert!(reused.decode_from(common::JAVA_SW8).is_ok());
     let before = allocations();
     for _ in 0..100 {
-        assert!(reused.decode_from(std::hint::black_box(JAVA_SW8)).is_ok());
+        assert!(
+            reused
+                .decode_from(std::hint::black_box(common::JAVA_SW8))
+                .is_ok()
+        );
         // A rejected header leaves no allocation behind either.
-        assert!(reused.decode_from(&JAVA_SW8[1..]).is_err());
+        assert!(reused.decode_from(&common::JAVA_SW8[1..]).is_err());
     }
     assert_eq!(allocations() - before, 0, "allocations in 200 decodes");
-    assert!(reused.decode_from(JAVA_SW8).is_ok());
+    assert!(reused.decode_from(common::JAVA_SW8).is_ok());
     assert_eq!(reused.parent_endpoint, "{GET}/orders/{id}");
 }
 
@@ -139,7 +136,7 @@ fn continuing_an_incoming_sw8_allocates_nothing_in_steady_state() {
     let _pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
     let _memory = common::start();
     let carrier: std::collections::BTreeMap<String, String> =
-        [("sw8".to_owned(), JAVA_SW8.to_owned())].into();
+        [("sw8".to_owned(), common::JAVA_SW8.to_owned())].into();
     let warm_up = || {
         for _ in 0..50 {
             continued_request(&carrier);

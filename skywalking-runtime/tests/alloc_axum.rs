@@ -27,13 +27,6 @@ use tower::util::MapRequestLayer;
 #[global_allocator]
 static GLOBAL: counting_alloc::Counting = counting_alloc::Counting;
 
-/// What the Java agent sends.
-const JAVA_SW8: &str = "1-ZGRkOTJmNTIyMDdjNDY4ZTljZDAzZGRkMTA3Y2Q1MzAuNjkuMTYxODEzMzExOTA0NzAwMDE=\
-    -ZGRkOTJmNTIyMDdjNDY4ZTljZDAzZGRkMTA3Y2Q1MzAuNjkuMTYxODEzMzExOTA0NzAwMDI=-3\
-    -b3JkZXItc2VydmljZQ==\
-    -ZGRkOTJmNTIyMDdjNDY4ZTljZDAzZGRkMTA3Y2Q1MzBAMTAuMC4wLjEy\
-    -e0dFVH0vb3JkZXJzL3tpZH0=-cGF5bWVudDo4MDgw";
-
 async fn user(Path(id): Path<u64>) -> &'static str {
     std::hint::black_box(id);
     "user"
@@ -57,7 +50,7 @@ fn allocations_per_request(
     let serve = || {
         let mut request = Request::get("/users/7");
         if sw8 {
-            request = request.header("sw8", JAVA_SW8);
+            request = request.header("sw8", common::JAVA_SW8);
         }
         let request = request.body(Body::empty()).expect("a request");
         let response = rt

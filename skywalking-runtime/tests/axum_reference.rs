@@ -20,13 +20,6 @@ use skywalking_runtime::Span;
 use skywalking_runtime::integrations::axum::ServerLayer;
 use tower::ServiceExt;
 
-/// What the Java agent sends.
-const JAVA_SW8: &str = "1-ZGRkOTJmNTIyMDdjNDY4ZTljZDAzZGRkMTA3Y2Q1MzAuNjkuMTYxODEzMzExOTA0NzAwMDE=\
-    -ZGRkOTJmNTIyMDdjNDY4ZTljZDAzZGRkMTA3Y2Q1MzAuNjkuMTYxODEzMzExOTA0NzAwMDI=-3\
-    -b3JkZXItc2VydmljZQ==\
-    -ZGRkOTJmNTIyMDdjNDY4ZTljZDAzZGRkMTA3Y2Q1MzBAMTAuMC4wLjEy\
-    -e0dFVH0vb3JkZXJzL3tpZH0=-cGF5bWVudDo4MDgw";
-
 const TRACEPARENT: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
 
 async fn user(Path(id): Path<u64>) -> String {
@@ -123,7 +116,7 @@ async fn the_axum_service_reports_what_the_tower_layer_reported() {
     let requests: &[(&str, &str, Header)] = &[
         ("GET", "/users/7?token=secret", None),
         ("POST", "/users/7", None),
-        ("GET", "/users/7", Some(("sw8", JAVA_SW8))),
+        ("GET", "/users/7", Some(("sw8", common::JAVA_SW8))),
         ("GET", "/users/7", Some(("traceparent", TRACEPARENT))),
         ("GET", "/users/7", Some(("sw8", "1-not-a-header"))),
         ("GET", "/fail", None),

@@ -191,6 +191,14 @@ pub fn inject<I: Injector + ?Sized>(
     }
 }
 
+/// An `sw8` header as the Java agent sends it, for tests.
+#[cfg(test)]
+pub(crate) const JAVA_SW8: &str = "1-ZGRkOTJmNTIyMDdjNDY4ZTljZDAzZGRkMTA3Y2Q1MzAuNjkuMTYxODEzMzExOTA0NzAwMDE=\
+    -ZGRkOTJmNTIyMDdjNDY4ZTljZDAzZGRkMTA3Y2Q1MzAuNjkuMTYxODEzMzExOTA0NzAwMDI=-3\
+    -b3JkZXItc2VydmljZQ==\
+    -ZGRkOTJmNTIyMDdjNDY4ZTljZDAzZGRkMTA3Y2Q1MzBAMTAuMC4wLjEy\
+    -e0dFVH0vb3JkZXJzL3tpZH0=-cGF5bWVudDo4MDgw";
+
 #[cfg(test)]
 mod tests {
     use std::collections::{BTreeMap, HashMap};
@@ -199,11 +207,6 @@ mod tests {
 
     use super::*;
 
-    const JAVA_SW8: &str = "1-ZGRkOTJmNTIyMDdjNDY4ZTljZDAzZGRkMTA3Y2Q1MzAuNjkuMTYxODEzMzExOTA0NzAwMDE=\
-        -ZGRkOTJmNTIyMDdjNDY4ZTljZDAzZGRkMTA3Y2Q1MzAuNjkuMTYxODEzMzExOTA0NzAwMDI=-3\
-        -b3JkZXItc2VydmljZQ==\
-        -ZGRkOTJmNTIyMDdjNDY4ZTljZDAzZGRkMTA3Y2Q1MzBAMTAuMC4wLjEy\
-        -e0dFVH0vb3JkZXJzL3tpZH0=-cGF5bWVudDo4MDgw";
     const TRACEPARENT_VALUE: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {

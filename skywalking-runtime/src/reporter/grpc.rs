@@ -75,17 +75,17 @@ const COLLECT_LOGS: &str = "/skywalking.v3.LogReportService/collect";
 /// The path of the meter stream.
 const COLLECT_METERS: &str = "/skywalking.v3.MeterReportService/collectBatch";
 
-/// Sends messages already encoded (segments by [`wire`], so no `SegmentObject` is built;
-/// logs and meters by prost) and decodes OAP's `Commands` answer, which all three
-/// services return.
+/// Sends messages already encoded (logs and meters, by prost) and decodes OAP's
+/// `Commands` answer, which all three services return (segments are encoded by
+/// [`SegmentCodec`] as the stream asks for them, and answered through this decoder).
 #[derive(Debug, Clone, Copy, Default)]
-struct SegmentBytesCodec;
+struct BytesCodec;
 
-impl Codec for SegmentBytesCodec {
+impl Codec for BytesCodec {
     type Encode = Bytes;
     type Decode = Commands;
-    type Encoder = SegmentBytesCodec;
-    type Decoder = SegmentBytesCodec;
+    type Encoder = BytesCodec;
+    type Decoder = BytesCodec;
 
     fn encoder(&mut self) -> Self::Encoder {
         *self
@@ -96,7 +96,7 @@ impl Codec for SegmentBytesCodec {
     }
 }
 
-impl Encoder for SegmentBytesCodec {
+impl Encoder for BytesCodec {
     type Item = Bytes;
     type Error = Status;
 
@@ -106,7 +106,7 @@ impl Encoder for SegmentBytesCodec {
     }
 }
 
-impl Decoder for SegmentBytesCodec {
+impl Decoder for BytesCodec {
     type Item = Commands;
     type Error = Status;
 
@@ -158,14 +158,14 @@ impl Codec for SegmentCodec {
     type Encode = usize;
     type Decode = Commands;
     type Encoder = SegmentCodec;
-    type Decoder = SegmentBytesCodec;
+    type Decoder = BytesCodec;
 
     fn encoder(&mut self) -> Self::Encoder {
         self.clone()
     }
 
     fn decoder(&mut self) -> Self::Decoder {
-        SegmentBytesCodec
+        BytesCodec
     }
 }
 
@@ -848,31 +848,7 @@ impl Sink for GrpcSink {
         }
     }
 
-    /// A batch the worker cannot lend (it always lends one, see
-    /// [`send_vec`](Sink::send_vec)): encoded whole, then streamed.
-    fn send(&mut self, batch: &mut [Box<SegmentRecord>], deadline: Option<Instant>) {
-        let n = batch.len() as u64;
-        if self.connection.is_none() {
-            stats::segments_undelivered(n);
-            return;
-        }
-        let mut encoder = wire::SegmentEncoder::new(&self.identity);
-        let items: Vec<Bytes> = batch
-            .iter_mut()
-            .map(|segment| {
-                let mut bytes = Vec::new();
-                encoder.encode(segment, &mut bytes);
-                Bytes::from(bytes)
-            })
-            .collect();
-        if self.stream(COLLECT, items, SegmentBytesCodec, deadline, "segments") {
-            stats::segments_sent(n);
-        } else {
-            stats::segments_undelivered(n);
-        }
-    }
-
-    fn send_vec(&mut self, batch: &mut Vec<Box<SegmentRecord>>, deadline: Option<Instant>) {
+    fn send(&mut self, batch: &mut Vec<Box<SegmentRecord>>, deadline: Option<Instant>) {
         self.send_records(batch, deadline);
     }
 
@@ -882,7 +858,7 @@ impl Sink for GrpcSink {
             .iter()
             .map(|item| Bytes::from(encode_logs::log(item, &self.identity).encode_to_vec()))
             .collect();
-        if self.stream(COLLECT_LOGS, items, SegmentBytesCodec, deadline, "logs") {
+        if self.stream(COLLECT_LOGS, items, BytesCodec, deadline, "logs") {
             stats::logs_sent(n);
         } else {
             stats::logs_undelivered(n);
@@ -901,7 +877,7 @@ impl Sink for GrpcSink {
             .iter()
             .map(|batch| Bytes::from(batch.encode_to_vec()))
             .collect();
-        if self.stream(COLLECT_METERS, items, SegmentBytesCodec, deadline, "meters") {
+        if self.stream(COLLECT_METERS, items, BytesCodec, deadline, "meters") {
             stats::meters_sent(n);
         } else {
             stats::meters_dropped(n);

@@ -527,7 +527,8 @@ impl Sink for KafkaSink {
         }
     }
 
-    fn send(&mut self, batch: &mut [Box<SegmentRecord>], deadline: Option<Instant>) {
+    #[allow(clippy::vec_box)]
+    fn send(&mut self, batch: &mut Vec<Box<SegmentRecord>>, deadline: Option<Instant>) {
         let n = batch.len();
         if self.connection.is_none() {
             stats::segments_undelivered(n as u64);

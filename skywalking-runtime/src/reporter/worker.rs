@@ -52,17 +52,12 @@ pub(crate) trait Sink: Send {
     fn ready(&mut self, force: bool, deadline: Option<Instant>) -> Result<(), Instant>;
 
     /// Encodes and sends one batch, and counts its segments as sent or dropped. The
-    /// records go back to the pool afterwards.
-    fn send(&mut self, batch: &mut [Box<SegmentRecord>], deadline: Option<Instant>);
-
-    /// [`send`](Self::send), given the batch's vector: a sink may take the records for
-    /// the time of the call (the gRPC sink hands them to the stream, which encodes each
-    /// segment when it is about to be sent). The vector holds the same records, in the
-    /// same order, when it returns.
+    /// records go back to the pool afterwards. A sink may take the records out of the
+    /// vector for the time of the call (the gRPC sink lends them to the stream, which
+    /// encodes each segment when it is about to be sent); the vector holds the same
+    /// records, in the same order, when it returns.
     #[allow(clippy::vec_box)]
-    fn send_vec(&mut self, batch: &mut Vec<Box<SegmentRecord>>, deadline: Option<Instant>) {
-        self.send(batch, deadline);
-    }
+    fn send(&mut self, batch: &mut Vec<Box<SegmentRecord>>, deadline: Option<Instant>);
 
     /// Encodes and sends one batch of log records, and counts them as sent or dropped.
     fn send_logs(&mut self, batch: &[Box<LogItem>], deadline: Option<Instant>);
@@ -125,7 +120,8 @@ impl Sink for Custom {
         Ok(())
     }
 
-    fn send(&mut self, batch: &mut [Box<SegmentRecord>], _deadline: Option<Instant>) {
+    #[allow(clippy::vec_box)]
+    fn send(&mut self, batch: &mut Vec<Box<SegmentRecord>>, _deadline: Option<Instant>) {
         let encoded: Vec<SegmentObject> = batch
             .iter()
             .map(|segment| encode::segment(segment, &self.identity))
@@ -318,7 +314,7 @@ impl Loop {
         for segment in self.batch.extract_if(.., |segment| !segment.report) {
             pool::recycle_segment(segment);
         }
-        self.sink.send_vec(&mut self.batch, deadline);
+        self.sink.send(&mut self.batch, deadline);
         for segment in self.batch.drain(..) {
             pool::recycle_segment(segment);
         }

@@ -329,14 +329,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::propagation::Sw8;
-
-    /// What the Java agent sends.
-    const JAVA_SW8: &str = "1-ZGRkOTJmNTIyMDdjNDY4ZTljZDAzZGRkMTA3Y2Q1MzAuNjkuMTYxODEzMzExOTA0NzAwMDE=\
-        -ZGRkOTJmNTIyMDdjNDY4ZTljZDAzZGRkMTA3Y2Q1MzAuNjkuMTYxODEzMzExOTA0NzAwMDI=-3\
-        -b3JkZXItc2VydmljZQ==\
-        -ZGRkOTJmNTIyMDdjNDY4ZTljZDAzZGRkMTA3Y2Q1MzBAMTAuMC4wLjEy\
-        -e0dFVH0vb3JkZXJzL3tpZH0=-cGF5bWVudDo4MDgw";
+    use crate::propagation::{JAVA_SW8, Sw8};
 
     /// The reference must hold what `Sw8::decode` reads, and exist exactly when it
     /// succeeds.

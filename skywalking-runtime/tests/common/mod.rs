@@ -11,6 +11,13 @@ use std::time::Duration;
 use skywalking_proto::v3::SegmentObject;
 use skywalking_runtime::{Agent, AgentBuilder, Reporter};
 
+/// An `sw8` header as the Java agent sends it.
+pub const JAVA_SW8: &str = "1-ZGRkOTJmNTIyMDdjNDY4ZTljZDAzZGRkMTA3Y2Q1MzAuNjkuMTYxODEzMzExOTA0NzAwMDE=\
+    -ZGRkOTJmNTIyMDdjNDY4ZTljZDAzZGRkMTA3Y2Q1MzAuNjkuMTYxODEzMzExOTA0NzAwMDI=-3\
+    -b3JkZXItc2VydmljZQ==\
+    -ZGRkOTJmNTIyMDdjNDY4ZTljZDAzZGRkMTA3Y2Q1MzBAMTAuMC4wLjEy\
+    -e0dFVH0vb3JkZXJzL3tpZH0=-cGF5bWVudDo4MDgw";
+
 #[derive(Clone, Default)]
 pub struct Memory(Arc<Mutex<Vec<SegmentObject>>>);
 

@@ -221,15 +221,7 @@ where
             None => poll_stage(stage, cx, None).map(|output| (output, true)),
         };
         let (output, over) = ready!(polled);
-        let carried = match this.span.take() {
-            Some(span) if !over => Some(span),
-            Some(span) => {
-                span.end();
-                None
-            }
-            None => None,
-        };
-        Poll::Ready(O::finish(output, carried))
+        Poll::Ready(O::finish(output, carry_or_end(this.span.take(), over)))
     }
 }
 
@@ -305,15 +297,21 @@ where
             let over = span.is_none_or(|span| O::record(&output, span));
             Poll::Ready((output, over))
         }));
-        let carried = match this.span.take() {
-            Some(span) if !over => Some(span),
-            Some(span) => {
-                span.end();
-                None
-            }
-            None => None,
-        };
-        Poll::Ready(O::finish(output, carried))
+        Poll::Ready(O::finish(output, carry_or_end(this.span.take(), over)))
+    }
+}
+
+/// The span a call's output carries on (see [`Outcome`]): kept while the call is not
+/// over, else ended here.
+#[inline]
+fn carry_or_end(span: Option<CallSpan>, over: bool) -> Option<CallSpan> {
+    match span {
+        Some(span) if !over => Some(span),
+        Some(span) => {
+            span.end();
+            None
+        }
+        None => None,
     }
 }
 
