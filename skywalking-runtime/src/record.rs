@@ -454,6 +454,9 @@ pub(crate) struct SegmentRecord {
     /// segments travel back to the application's threads a chain at a time. Always
     /// `None` while the segment is in use.
     pub(crate) next: Option<Box<SegmentRecord>>,
+    /// Segments in the chain this one heads, while it is in the shared pool (the pool
+    /// is bounded by segments, not chains; see `trace::pool`).
+    pub(crate) chain_len: u32,
     /// Whether the reporter sends it. False for a segment of an unsampled trace recorded
     /// only so that the reporter thread can observe it (feature `prometheus`): the worker
     /// drops it before encoding.
@@ -474,6 +477,7 @@ impl SegmentRecord {
             is_size_limited: false,
             open: 0,
             next: None,
+            chain_len: 0,
             report: true,
         }
     }

@@ -97,31 +97,51 @@ fn own_trace(n: u64) -> u64 {
     std::hint::black_box(n) + 1
 }
 
+/// Fifty one-span calls, each its own trace: two segments apiece.
+fn one_span_round(first: u64) {
+    for i in first..first + 50 {
+        own_trace(i);
+        drop(Span::local("own"));
+    }
+}
+
 #[test]
 fn one_span_traces_allocate_nothing_per_segment_in_steady_state() {
     let _pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
     let _memory = common::start();
-    let warm_up = || {
-        for i in 0..50 {
-            own_trace(i);
-            drop(Span::local("own"));
-        }
-        assert!(common::flush(std::time::Duration::from_secs(5)));
-    };
-    warm_up();
+    // Warm up with the reporter held, so that the pool grows to a whole round's segments.
+    common::with_reporter_held(|| one_span_round(0));
     let mut total = 0;
     for round in 0..20 {
         let before = allocations();
         // Fewer segments than the pool holds, so every one comes from it.
-        for i in 0..50 {
-            own_trace(round * 50 + i);
-            drop(Span::local("own"));
-        }
+        one_span_round(round * 50);
         total += allocations() - before;
         // The reporter hands the segments back to the pool (outside the measurement).
         assert!(common::flush(std::time::Duration::from_secs(5)));
     }
     assert_eq!(total, 0, "allocations in 2,000 one-span traces");
+}
+
+#[test]
+fn segments_given_back_one_at_a_time_stay_pooled() {
+    let _pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    let _memory = common::start();
+    common::with_reporter_held(|| one_span_round(0));
+    // A trickle: the reporter gives each segment back alone, in a chain of one (a turn
+    // that finds the queue empty hands its unfinished chain to the pool). Hundreds of
+    // short chains must not crowd the pool's room into freeing segments.
+    for i in 0..300 {
+        own_trace(i);
+        assert!(common::flush(std::time::Duration::from_secs(5)));
+    }
+    let before = allocations();
+    one_span_round(0);
+    assert_eq!(
+        allocations() - before,
+        0,
+        "allocations in 100 one-span traces after a trickle"
+    );
 }
 
 /// An entry span continuing an incoming `sw8`: the request a traced server answers.
@@ -137,16 +157,15 @@ fn continuing_an_incoming_sw8_allocates_nothing_in_steady_state() {
     let _memory = common::start();
     let carrier: std::collections::BTreeMap<String, String> =
         [("sw8".to_owned(), common::JAVA_SW8.to_owned())].into();
-    let warm_up = || {
-        for _ in 0..50 {
-            continued_request(&carrier);
-        }
-        assert!(common::flush(std::time::Duration::from_secs(5)));
-    };
     // Through more segments than the pool holds, so that every pooled segment has
-    // brought back the texts of a reference.
+    // brought back the texts of a reference; with the reporter held, so that the pool
+    // grows to a whole round's segments.
     for _ in 0..25 {
-        warm_up();
+        common::with_reporter_held(|| {
+            for _ in 0..50 {
+                continued_request(&carrier);
+            }
+        });
     }
     let requests = 1_000;
     let mut total = 0;

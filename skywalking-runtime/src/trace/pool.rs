@@ -11,15 +11,17 @@
 //! cache. Starting a segment then takes one from a thread-local list, and the shared
 //! pool's atomics are touched once per chain instead of once per segment. Memory stays
 //! bounded: [`POOL_CAPACITY`] segments in the shared pool, and at most one chain being
-//! used and one being filled per thread; what does not fit is freed.
+//! used and one being filled per thread; what does not fit is freed. The bound counts
+//! segments, not chains: an idle reporter gives back short chains (down to one segment
+//! per turn when traces trickle in), and those must not take the room of full ones.
 //!
 //! After a burst the pool gives back what nobody takes: once no thread has taken from it
 //! for a second, the reporter frees the pooled chains above a floor ([`decay`]), so an
-//! idle process returns to [`POOL_FLOOR_CHAINS`] chains while a busy one keeps what it
+//! idle process returns to about [`POOL_FLOOR`] segments while a busy one keeps what it
 //! uses.
 
 use std::cell::{Cell, RefCell};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -75,8 +77,8 @@ impl SegmentQueue {
 pub(crate) const POOL_CAPACITY: usize = 1024;
 /// Segments per chain (see the module docs).
 pub(crate) const CHAIN_LEN: usize = 32;
-/// Chains the pool keeps however long it idles (see [`decay`]).
-pub(crate) const POOL_FLOOR_CHAINS: usize = 2;
+/// Segments the pool keeps however long it idles (see [`decay`]): two full chains.
+pub(crate) const POOL_FLOOR: usize = 2 * CHAIN_LEN;
 /// Span buffers larger than this are shrunk before reuse, to keep the pool's memory small.
 const POOLED_SPAN_CAPACITY: usize = 128;
 /// Tag buffers larger than this are shrunk before reuse (a tag per span of the largest
@@ -92,11 +94,36 @@ const POOLED_RARE_CAPACITY: usize = 8;
 /// capacity while it is pooled.
 const INITIAL_SPAN_CAPACITY: usize = 1;
 
-/// Chains of cleared segments, by their first segment.
+/// Chains of cleared segments, by their first segment: a slot per segment, so that
+/// chains of one fit as well as full ones.
 static POOL: OnceLock<ArrayQueue<Box<SegmentRecord>>> = OnceLock::new();
+/// Segments in [`POOL`]'s chains, at most [`POOL_CAPACITY`] (reserved before a chain
+/// is pushed, released when it is popped).
+static POOLED: AtomicUsize = AtomicUsize::new(0);
 
 fn pool() -> &'static ArrayQueue<Box<SegmentRecord>> {
-    POOL.get_or_init(|| ArrayQueue::new(POOL_CAPACITY / CHAIN_LEN))
+    POOL.get_or_init(|| ArrayQueue::new(POOL_CAPACITY))
+}
+
+/// Puts a chain of `len` segments headed by `head` in the shared pool, or frees it when
+/// the pool has no room for `len` more segments.
+fn push_chain(mut head: Box<SegmentRecord>, len: usize) {
+    if POOLED.fetch_add(len, Ordering::Relaxed) + len > POOL_CAPACITY {
+        POOLED.fetch_sub(len, Ordering::Relaxed);
+        return; // Freed here, on the recycling thread.
+    }
+    head.chain_len = u32::try_from(len).unwrap_or(u32::MAX);
+    if pool().push(head).is_err() {
+        POOLED.fetch_sub(len, Ordering::Relaxed);
+    }
+}
+
+/// A chain from the shared pool, its segments no longer counted as pooled.
+#[inline]
+fn pop_chain() -> Option<Box<SegmentRecord>> {
+    let head = pool().pop()?;
+    POOLED.fetch_sub(head.chain_len as usize, Ordering::Relaxed);
+    Some(head)
 }
 
 /// A chain of cleared segments being filled, and its length.
@@ -148,7 +175,7 @@ pub(crate) fn take_segment(trace_id: TraceId) -> Box<SegmentRecord> {
 /// A chain from the shared pool (marking the pool in use, see [`decay`]).
 #[inline]
 fn take_chain() -> Option<Box<SegmentRecord>> {
-    let chain = pool().pop()?;
+    let chain = pop_chain()?;
     POOL_TAKEN.store(true, Ordering::Relaxed);
     Some(chain)
 }
@@ -224,7 +251,7 @@ fn hand_back_chain() {
     let _ = RETURNS.try_with(|returns| {
         let mut chain = returns.take();
         if let Some(head) = chain.head.take() {
-            let _ = pool().push(head);
+            push_chain(head, chain.len);
         }
         chain.len = 0;
         returns.set(chain);
@@ -239,14 +266,14 @@ const DECAY_AFTER: Duration = Duration::from_secs(1);
 /// When the reporter first found the pool untouched (reporter thread only).
 static UNTOUCHED_SINCE: Mutex<Option<Instant>> = Mutex::new(None);
 
-/// Frees the pooled chains above [`POOL_FLOOR_CHAINS`] once no thread has taken a chain
-/// for [`DECAY_AFTER`]: a second after a burst the pool is back to its floor, while a
-/// pool in use keeps its size. Runs on the reporter thread, when a turn found no
-/// segment.
+/// Frees pooled chains while more than [`POOL_FLOOR`] segments are pooled, once no
+/// thread has taken a chain for [`DECAY_AFTER`]: a second after a burst the pool is back
+/// to its floor, while a pool in use keeps its size. Runs on the reporter thread, when a
+/// turn found no segment.
 fn decay() {
-    let Some(pool) = POOL.get() else {
+    if POOL.get().is_none() {
         return;
-    };
+    }
     let Ok(mut since) = UNTOUCHED_SINCE.lock() else {
         return;
     };
@@ -260,8 +287,10 @@ fn decay() {
         return;
     }
     *since = Some(now);
-    while pool.len() > POOL_FLOOR_CHAINS {
-        drop(pool.pop());
+    while POOLED.load(Ordering::Relaxed) > POOL_FLOOR {
+        if pop_chain().is_none() {
+            break;
+        }
     }
 }
 
@@ -289,8 +318,7 @@ pub(crate) fn recycle_segment(mut segment: Box<SegmentRecord>) {
         chain.len += 1;
         if chain.len >= CHAIN_LEN || pool().is_empty() {
             if let Some(head) = chain.head.take() {
-                // A full pool frees the chain (dropped here, on the recycling thread).
-                let _ = pool().push(head);
+                push_chain(head, chain.len);
             }
             chain.len = 0;
         }

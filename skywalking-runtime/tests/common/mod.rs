@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -23,8 +23,29 @@ pub struct Memory(Arc<Mutex<Vec<SegmentObject>>>);
 
 impl Reporter for Memory {
     fn report(&mut self, segments: Vec<SegmentObject>) {
+        let mut held = HELD.0.lock().unwrap();
+        while *held {
+            held = HELD.1.wait(held).unwrap();
+        }
+        drop(held);
         self.0.lock().unwrap().extend(segments);
     }
+}
+
+/// Whether [`Memory`] holds the reporter thread (see [`with_reporter_held`]).
+static HELD: (Mutex<bool>, Condvar) = (Mutex::new(false), Condvar::new());
+
+/// Runs `f` with the reporter thread held in its first report, then lets it go and
+/// flushes: no segment `f` finishes goes back to the pool before `f` returns. A warm-up
+/// run this way reaches the most segments in flight that `f` can have, whatever the
+/// scheduling (a free reporter, recycling while `f` runs, may keep the pool smaller
+/// than a later run of `f` needs).
+pub fn with_reporter_held(f: impl FnOnce()) {
+    *HELD.0.lock().unwrap() = true;
+    f();
+    *HELD.0.lock().unwrap() = false;
+    HELD.1.notify_all();
+    assert!(flush(Duration::from_secs(5)));
 }
 
 struct Started {
