@@ -4,7 +4,8 @@
 //! outside the timed region.
 //!
 //! Each iteration is one trace. Shapes: 1 root + 100 children (the DESIGN.md anchor;
-//! divide by 101 for ns per span), the same with futures, and a trace of one span.
+//! divide by 101 for ns per span), the same with futures, and a trace of one span. A
+//! last group times one clock reading, which every span makes twice.
 //!
 //! How "best regime" is done: `iter_custom` times chunks of at most [`CHUNK`] traces
 //! (fewer than the agent's queue and segment pool hold), and after each chunk, untimed, waits until the
@@ -197,9 +198,13 @@ fn sync_spans(c: &mut Criterion) {
         let before = skywalking_runtime::stats();
         group.bench_function("skywalking_rust_auto/sampled", |b| {
             b.iter_custom(|iters| {
-                timed(iters, || {
-                    black_box(ours_single());
-                }, settle_ours(&agent))
+                timed(
+                    iters,
+                    || {
+                        black_box(ours_single());
+                    },
+                    settle_ours(&agent),
+                )
             })
         });
         report_drops("one-span traces", before);
@@ -275,9 +280,7 @@ fn async_spans(c: &mut Criterion) {
         let agent = ours_agent(1.0);
         let before = skywalking_runtime::stats();
         group.bench_function("skywalking_rust_auto/sampled", |b| {
-            b.iter_custom(|iters| {
-                timed(iters, || rt.block_on(ours_async()), settle_ours(&agent))
-            })
+            b.iter_custom(|iters| timed(iters, || rt.block_on(ours_async()), settle_ours(&agent)))
         });
         report_drops("async", before);
         drop(agent);
@@ -286,9 +289,28 @@ fn async_spans(c: &mut Criterion) {
         b.iter_custom(|iters| timed(iters, || rt.block_on(fastrace_async()), settle_fastrace))
     });
     // The global `tracing` default was installed by `sync_spans`.
-    group.bench_function("tracing/registry", |b| b.iter(|| rt.block_on(tracing_async())));
+    group.bench_function("tracing/registry", |b| {
+        b.iter(|| rt.block_on(tracing_async()))
+    });
     group.finish();
 }
 
-criterion_group!(benches, sync_spans, async_spans);
+/// What one clock reading costs: every span reads the clock twice (open and close), for
+/// ours and for fastrace, so two readings bound how low a span can go on this CPU.
+fn clock_reads(c: &mut Criterion) {
+    let mut group = c.benchmark_group("clock_read");
+    group.measurement_time(Duration::from_secs(2));
+    // Ours: `RDTSC` itself, as `clock::now_raw` executes it once quanta chose the counter.
+    #[cfg(target_arch = "x86_64")]
+    group.bench_function("skywalking_rust_auto/rdtsc", |b| {
+        // SAFETY: `RDTSC` exists on every x86_64 CPU and only reads a register.
+        #[allow(unsafe_code)]
+        b.iter(|| unsafe { core::arch::x86_64::_rdtsc() })
+    });
+    group.bench_function("fastrace/fastant", |b| b.iter(fastant::Instant::now));
+    group.bench_function("std/Instant", |b| b.iter(Instant::now));
+    group.finish();
+}
+
+criterion_group!(benches, sync_spans, async_spans, clock_reads);
 criterion_main!(benches);

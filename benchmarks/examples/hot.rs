@@ -42,7 +42,10 @@ fn main() {
     run_traces(iterations);
     let elapsed = start.elapsed();
     let spans = (iterations * 101) as f64;
-    println!("{:.1} ns per span on the calling thread", elapsed.as_nanos() as f64 / spans);
+    println!(
+        "{:.1} ns per span on the calling thread",
+        elapsed.as_nanos() as f64 / spans
+    );
     // Whole-process CPU, the reporter's encoding and sending included.
     drop(agent);
     let cpu = process_cpu_ms() - cpu_before;
@@ -58,7 +61,14 @@ fn main() {
 /// User + system CPU time of this process so far, in ms (from /proc/self/stat).
 fn process_cpu_ms() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-    let ticks: f64 = fields.get(11..13).map_or(0.0, |f| f.iter().filter_map(|v| v.parse::<f64>().ok()).sum());
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields.get(11..13).map_or(0.0, |f| {
+        f.iter().filter_map(|v| v.parse::<f64>().ok()).sum()
+    });
     ticks * 10.0 // USER_HZ = 100
 }

@@ -26,13 +26,18 @@ async fn root() {
 }
 
 fn main() {
-    let iterations: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(20_000);
+    let iterations: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20_000);
     let agent = skywalking_runtime::Agent::builder()
         .reporter(Discard)
         .max_send_queue(iterations + 10)
         .start()
         .expect("agent");
-    let rt = tokio::runtime::Builder::new_current_thread().build().expect("rt");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("rt");
     let start = std::time::Instant::now();
     for _ in 0..iterations {
         rt.block_on(root().in_span("root"));
@@ -41,5 +46,8 @@ fn main() {
     println!("{ns:.1} ns per span");
     drop(agent);
     let stats = skywalking_runtime::stats();
-    println!("{} sent, {} dropped", stats.segments_sent, stats.segments_dropped);
+    println!(
+        "{} sent, {} dropped",
+        stats.segments_sent, stats.segments_dropped
+    );
 }

@@ -27,10 +27,18 @@ fn run_chunk(first: usize) {
 }
 
 fn main() {
-    let traces: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(100_000);
+    let traces: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000);
     let agent = skywalking_runtime::Agent::builder()
         .reporter(Discard)
-        .max_send_queue(std::env::var("ONE_SPAN_QUEUE").ok().and_then(|q| q.parse().ok()).unwrap_or(8_000))
+        .max_send_queue(
+            std::env::var("ONE_SPAN_QUEUE")
+                .ok()
+                .and_then(|q| q.parse().ok())
+                .unwrap_or(8_000),
+        )
         .start()
         .expect("agent");
     let start = std::time::Instant::now();
@@ -42,8 +50,14 @@ fn main() {
         agent.flush(Duration::from_secs(10));
     }
     let _ = start;
-    println!("{:.1} ns per one-span trace on the calling thread", timed.as_nanos() as f64 / traces as f64);
+    println!(
+        "{:.1} ns per one-span trace on the calling thread",
+        timed.as_nanos() as f64 / traces as f64
+    );
     drop(agent);
     let stats = skywalking_runtime::stats();
-    println!("{} sent, {} dropped", stats.segments_sent, stats.segments_dropped);
+    println!(
+        "{} sent, {} dropped",
+        stats.segments_sent, stats.segments_dropped
+    );
 }

@@ -8,7 +8,9 @@ use skywalking_proto::v3::management_service_server::{ManagementService, Managem
 use skywalking_proto::v3::trace_segment_report_service_server::{
     TraceSegmentReportService, TraceSegmentReportServiceServer,
 };
-use skywalking_proto::v3::{Commands, InstancePingPkg, InstanceProperties, SegmentCollection, SegmentObject};
+use skywalking_proto::v3::{
+    Commands, InstancePingPkg, InstanceProperties, SegmentCollection, SegmentObject,
+};
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
@@ -17,7 +19,10 @@ struct Sink(Arc<AtomicU64>);
 
 #[tonic::async_trait]
 impl TraceSegmentReportService for Sink {
-    async fn collect(&self, request: Request<Streaming<SegmentObject>>) -> Result<Response<Commands>, Status> {
+    async fn collect(
+        &self,
+        request: Request<Streaming<SegmentObject>>,
+    ) -> Result<Response<Commands>, Status> {
         let mut stream = request.into_inner();
         while let Some(segment) = stream.next().await {
             let spans = segment?.spans.len() as u64;
@@ -26,8 +31,16 @@ impl TraceSegmentReportService for Sink {
         Ok(Response::new(Commands::default()))
     }
 
-    async fn collect_in_sync(&self, request: Request<SegmentCollection>) -> Result<Response<Commands>, Status> {
-        let spans: usize = request.into_inner().segments.iter().map(|s| s.spans.len()).sum();
+    async fn collect_in_sync(
+        &self,
+        request: Request<SegmentCollection>,
+    ) -> Result<Response<Commands>, Status> {
+        let spans: usize = request
+            .into_inner()
+            .segments
+            .iter()
+            .map(|s| s.spans.len())
+            .sum();
         self.0.fetch_add(spans as u64, Ordering::Relaxed);
         Ok(Response::new(Commands::default()))
     }
@@ -35,7 +48,10 @@ impl TraceSegmentReportService for Sink {
 
 #[tonic::async_trait]
 impl ManagementService for Sink {
-    async fn report_instance_properties(&self, _: Request<InstanceProperties>) -> Result<Response<Commands>, Status> {
+    async fn report_instance_properties(
+        &self,
+        _: Request<InstanceProperties>,
+    ) -> Result<Response<Commands>, Status> {
         Ok(Response::new(Commands::default()))
     }
 
@@ -46,7 +62,10 @@ impl ManagementService for Sink {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:11899".into()).parse()?;
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:11899".into())
+        .parse()?;
     let sink = Sink::default();
     let counter = sink.0.clone();
     tokio::spawn(async move {
