@@ -1,7 +1,11 @@
 //! A loop over the sampled span path, for `perf record` / `valgrind --tool=callgrind`.
 //! `cargo run --release --example hot -- [iterations]`
 
+mod support;
+
 use std::hint::black_box;
+
+use support::process_cpu_ms;
 
 struct Discard;
 
@@ -56,19 +60,4 @@ fn main() {
         stats.segments_sent,
         stats.segments_dropped
     );
-}
-
-/// User + system CPU time of this process so far, in ms (from /proc/self/stat).
-fn process_cpu_ms() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let ticks: f64 = fields.get(11..13).map_or(0.0, |f| {
-        f.iter().filter_map(|v| v.parse::<f64>().ok()).sum()
-    });
-    ticks * 10.0 // USER_HZ = 100
 }

@@ -42,6 +42,8 @@
 //! the process's and the reporter thread's kernel time (`sys`, `reporter_sys`: sockets;
 //! `reporter_sys` has a 10 ms resolution), and the counts proving every span arrived.
 
+mod support;
+
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -155,13 +157,7 @@ fn thread_clock(tid: i32) -> i32 {
 
 /// System CPU ticks (1/100 s) of thread `tid` so far, from /proc.
 fn thread_sys_ticks(tid: i32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
+    let fields = support::stat_fields(&format!("/proc/self/task/{tid}/stat"));
     fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
