@@ -23,9 +23,9 @@ pub struct Memory(Arc<Mutex<Vec<SegmentObject>>>);
 
 impl Reporter for Memory {
     fn report(&mut self, segments: Vec<SegmentObject>) {
-        let mut held = HELD.0.lock().unwrap();
+        let mut held = HELD.0.lock().unwrap_or_else(|e| e.into_inner());
         while *held {
-            held = HELD.1.wait(held).unwrap();
+            held = HELD.1.wait(held).unwrap_or_else(|e| e.into_inner());
         }
         drop(held);
         self.0.lock().unwrap().extend(segments);
@@ -41,10 +41,19 @@ static HELD: (Mutex<bool>, Condvar) = (Mutex::new(false), Condvar::new());
 /// scheduling (a free reporter, recycling while `f` runs, may keep the pool smaller
 /// than a later run of `f` needs).
 pub fn with_reporter_held(f: impl FnOnce()) {
+    /// Lets the reporter go when dropped, also when `f` panics (a failing assertion must
+    /// not hold the reporter for the tests that follow).
+    struct Release;
+    impl Drop for Release {
+        fn drop(&mut self) {
+            *HELD.0.lock().unwrap_or_else(|e| e.into_inner()) = false;
+            HELD.1.notify_all();
+        }
+    }
     *HELD.0.lock().unwrap() = true;
+    let release = Release;
     f();
-    *HELD.0.lock().unwrap() = false;
-    HELD.1.notify_all();
+    drop(release);
     assert!(flush(Duration::from_secs(5)));
 }
 
