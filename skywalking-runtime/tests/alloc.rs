@@ -97,7 +97,7 @@ fn own_trace(n: u64) -> u64 {
     std::hint::black_box(n) + 1
 }
 
-/// Fifty one-span calls, each its own trace: two segments apiece.
+/// Fifty turns of two one-span traces: 100 segments.
 fn one_span_round(first: u64) {
     for i in first..first + 50 {
         own_trace(i);
@@ -129,8 +129,10 @@ fn segments_given_back_one_at_a_time_stay_pooled() {
     let _memory = common::start();
     common::with_reporter_held(|| one_span_round(0));
     // A trickle: the reporter gives each segment back alone, in a chain of one (a turn
-    // that finds the queue empty hands its unfinished chain to the pool). Hundreds of
-    // short chains must not crowd the pool's room into freeing segments.
+    // that finds the queue empty hands its unfinished chain to the pool). 300 turns use
+    // up the full chains of the warm-up (about 100 segments), so the pool ends up holding
+    // only chains of one; they must not crowd its room into freeing segments (the pool
+    // bounded by 32 chains did: 136 allocations in the round below).
     for i in 0..300 {
         own_trace(i);
         assert!(common::flush(std::time::Duration::from_secs(5)));

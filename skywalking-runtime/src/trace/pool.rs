@@ -77,7 +77,8 @@ impl SegmentQueue {
 pub(crate) const POOL_CAPACITY: usize = 1024;
 /// Segments per chain (see the module docs).
 pub(crate) const CHAIN_LEN: usize = 32;
-/// Segments the pool keeps however long it idles (see [`decay`]): two full chains.
+/// Segments the pool keeps however long it idles (see [`decay`]): at least this many
+/// while it had them, and fewer than a chain more.
 pub(crate) const POOL_FLOOR: usize = 2 * CHAIN_LEN;
 /// Span buffers larger than this are shrunk before reuse, to keep the pool's memory small.
 const POOLED_SPAN_CAPACITY: usize = 128;
@@ -94,36 +95,85 @@ const POOLED_RARE_CAPACITY: usize = 8;
 /// capacity while it is pooled.
 const INITIAL_SPAN_CAPACITY: usize = 1;
 
-/// Chains of cleared segments, by their first segment: a slot per segment, so that
-/// chains of one fit as well as full ones.
-static POOL: OnceLock<ArrayQueue<Box<SegmentRecord>>> = OnceLock::new();
-/// Segments in [`POOL`]'s chains, at most [`POOL_CAPACITY`] (reserved before a chain
-/// is pushed, released when it is popped).
-static POOLED: AtomicUsize = AtomicUsize::new(0);
+/// The shared pool of cleared segments (see the module docs).
+static POOL: SharedPool = SharedPool::new(POOL_CAPACITY);
 
-fn pool() -> &'static ArrayQueue<Box<SegmentRecord>> {
-    POOL.get_or_init(|| ArrayQueue::new(POOL_CAPACITY))
+/// Chains of cleared segments, by their first segment, bounded by the segments they hold.
+struct SharedPool {
+    /// A slot per segment, so that chains of one fit as well as full ones.
+    chains: OnceLock<ArrayQueue<Box<SegmentRecord>>>,
+    /// Segments in `chains`, never more than `capacity` (reserved before a chain is
+    /// pushed, released when it is popped).
+    pooled: AtomicUsize,
+    capacity: usize,
 }
 
-/// Puts a chain of `len` segments headed by `head` in the shared pool, or frees it when
-/// the pool has no room for `len` more segments.
-fn push_chain(mut head: Box<SegmentRecord>, len: usize) {
-    if POOLED.fetch_add(len, Ordering::Relaxed) + len > POOL_CAPACITY {
-        POOLED.fetch_sub(len, Ordering::Relaxed);
-        return; // Freed here, on the recycling thread.
+impl SharedPool {
+    const fn new(capacity: usize) -> SharedPool {
+        SharedPool {
+            chains: OnceLock::new(),
+            pooled: AtomicUsize::new(0),
+            capacity,
+        }
     }
-    head.chain_len = u32::try_from(len).unwrap_or(u32::MAX);
-    if pool().push(head).is_err() {
-        POOLED.fetch_sub(len, Ordering::Relaxed);
-    }
-}
 
-/// A chain from the shared pool, its segments no longer counted as pooled.
-#[inline]
-fn pop_chain() -> Option<Box<SegmentRecord>> {
-    let head = pool().pop()?;
-    POOLED.fetch_sub(head.chain_len as usize, Ordering::Relaxed);
-    Some(head)
+    fn chains(&self) -> &ArrayQueue<Box<SegmentRecord>> {
+        self.chains
+            .get_or_init(|| ArrayQueue::new(self.capacity.max(1)))
+    }
+
+    /// Segments pooled now.
+    fn len(&self) -> usize {
+        self.pooled.load(Ordering::Relaxed)
+    }
+
+    /// Whether no chain is pooled.
+    fn is_empty(&self) -> bool {
+        self.chains.get().is_none_or(ArrayQueue::is_empty)
+    }
+
+    /// Pools a chain of `len` segments headed by `head`, or frees it when the pool has no
+    /// room for `len` more segments.
+    fn push(&self, mut head: Box<SegmentRecord>, len: usize) {
+        let reserved = self
+            .pooled
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |pooled| {
+                (pooled + len <= self.capacity).then_some(pooled + len)
+            });
+        if reserved.is_err() {
+            return; // Freed here, on the recycling thread.
+        }
+        head.chain_len = u32::try_from(len).unwrap_or(u32::MAX);
+        // Cannot fail: a chain holds at least one segment, and there is a slot per segment.
+        if self.chains().push(head).is_err() {
+            self.pooled.fetch_sub(len, Ordering::Relaxed);
+        }
+    }
+
+    /// The oldest pooled chain, its segments no longer counted as pooled.
+    #[inline]
+    fn pop(&self) -> Option<Box<SegmentRecord>> {
+        let head = self.chains().pop()?;
+        self.pooled
+            .fetch_sub(head.chain_len as usize, Ordering::Relaxed);
+        Some(head)
+    }
+
+    /// Frees chains, oldest first, down to `floor` segments: a chain that would take the
+    /// pool below it is put back, so the pool keeps at least `floor` segments (when it
+    /// had them) and fewer than a chain more.
+    fn trim(&self, floor: usize) {
+        while self.len() > floor {
+            let Some(chain) = self.pop() else {
+                break;
+            };
+            if self.len() < floor {
+                let len = chain.chain_len as usize;
+                self.push(chain, len);
+                break;
+            }
+        }
+    }
 }
 
 /// A chain of cleared segments being filled, and its length.
@@ -175,7 +225,7 @@ pub(crate) fn take_segment(trace_id: TraceId) -> Box<SegmentRecord> {
 /// A chain from the shared pool (marking the pool in use, see [`decay`]).
 #[inline]
 fn take_chain() -> Option<Box<SegmentRecord>> {
-    let chain = pop_chain()?;
+    let chain = POOL.pop()?;
     POOL_TAKEN.store(true, Ordering::Relaxed);
     Some(chain)
 }
@@ -251,7 +301,7 @@ fn hand_back_chain() {
     let _ = RETURNS.try_with(|returns| {
         let mut chain = returns.take();
         if let Some(head) = chain.head.take() {
-            push_chain(head, chain.len);
+            POOL.push(head, chain.len);
         }
         chain.len = 0;
         returns.set(chain);
@@ -266,12 +316,12 @@ const DECAY_AFTER: Duration = Duration::from_secs(1);
 /// When the reporter first found the pool untouched (reporter thread only).
 static UNTOUCHED_SINCE: Mutex<Option<Instant>> = Mutex::new(None);
 
-/// Frees pooled chains while more than [`POOL_FLOOR`] segments are pooled, once no
-/// thread has taken a chain for [`DECAY_AFTER`]: a second after a burst the pool is back
-/// to its floor, while a pool in use keeps its size. Runs on the reporter thread, when a
-/// turn found no segment.
+/// Frees pooled chains, oldest first, down to [`POOL_FLOOR`] segments (a chain that
+/// would take the pool below it is put back), once no thread has taken a chain for
+/// [`DECAY_AFTER`]: a second after a burst the pool is back to its floor, while a pool in
+/// use keeps its size. Runs on the reporter thread, when a turn found no segment.
 fn decay() {
-    if POOL.get().is_none() {
+    if POOL.is_empty() {
         return;
     }
     let Ok(mut since) = UNTOUCHED_SINCE.lock() else {
@@ -287,11 +337,7 @@ fn decay() {
         return;
     }
     *since = Some(now);
-    while POOLED.load(Ordering::Relaxed) > POOL_FLOOR {
-        if pop_chain().is_none() {
-            break;
-        }
-    }
+    POOL.trim(POOL_FLOOR);
 }
 
 /// Gives a segment back for reuse: cleared, and linked into this thread's chain, which
@@ -316,9 +362,9 @@ pub(crate) fn recycle_segment(mut segment: Box<SegmentRecord>) {
         segment.next = chain.head.take();
         chain.head = Some(segment);
         chain.len += 1;
-        if chain.len >= CHAIN_LEN || pool().is_empty() {
+        if chain.len >= CHAIN_LEN || POOL.is_empty() {
             if let Some(head) = chain.head.take() {
-                push_chain(head, chain.len);
+                POOL.push(head, chain.len);
             }
             chain.len = 0;
         }
@@ -354,7 +400,7 @@ mod tests {
     /// Segments in the shared pool now (other tests may take some meanwhile).
     fn pooled() -> usize {
         let mut chains = Vec::new();
-        while let Some(chain) = pool().pop() {
+        while let Some(chain) = POOL.chains().pop() {
             chains.push(chain);
         }
         let mut count = 0;
@@ -366,9 +412,72 @@ mod tests {
             }
         }
         for chain in chains {
-            let _ = pool().push(chain);
+            assert!(POOL.chains().push(chain).is_ok(), "a slot per segment");
         }
         count
+    }
+
+    /// A chain of `len` cleared segments.
+    fn chain(len: usize) -> Box<SegmentRecord> {
+        let mut head = Box::new(SegmentRecord::with_capacity(1));
+        for _ in 1..len {
+            let mut segment = Box::new(SegmentRecord::with_capacity(1));
+            segment.next = Some(head);
+            head = segment;
+        }
+        head
+    }
+
+    /// Segments linked from `head`.
+    fn linked(head: &SegmentRecord) -> usize {
+        std::iter::successors(Some(head), |segment| segment.next.as_deref()).count()
+    }
+
+    #[test]
+    fn the_pool_is_bounded_by_segments_and_chains_of_one_keep_their_room() {
+        let pool = SharedPool::new(4 * CHAIN_LEN);
+        // As many chains of one as the old bound (a slot per chain) had slots, and more:
+        // they take the room of their segments only.
+        for _ in 0..2 * CHAIN_LEN {
+            pool.push(chain(1), 1);
+        }
+        pool.push(chain(CHAIN_LEN), CHAIN_LEN);
+        pool.push(chain(CHAIN_LEN), CHAIN_LEN);
+        assert_eq!(pool.len(), 4 * CHAIN_LEN);
+        // Full: a chain that does not fit is freed, whole.
+        pool.push(chain(1), 1);
+        assert_eq!(pool.len(), 4 * CHAIN_LEN);
+        let mut popped = 0;
+        while let Some(head) = pool.pop() {
+            popped += linked(&head);
+        }
+        assert_eq!(popped, 4 * CHAIN_LEN);
+        assert_eq!(pool.len(), 0);
+        assert!(pool.is_empty());
+    }
+
+    #[test]
+    fn trimming_keeps_the_floor_and_frees_the_oldest_chains() {
+        let pool = SharedPool::new(POOL_CAPACITY);
+        for _ in 0..4 {
+            pool.push(chain(CHAIN_LEN), CHAIN_LEN);
+        }
+        for _ in 0..5 {
+            pool.push(chain(1), 1);
+        }
+        // 133 segments: the two oldest chains go; the third would leave 37 of a floor of
+        // 64, so it is put back (behind the others).
+        pool.trim(POOL_FLOOR);
+        assert_eq!(pool.len(), 2 * CHAIN_LEN + 5);
+        let mut chains = Vec::new();
+        while let Some(head) = pool.pop() {
+            chains.push(linked(&head));
+        }
+        assert_eq!(chains, [CHAIN_LEN, 1, 1, 1, 1, 1, CHAIN_LEN]);
+        // A pool at or under its floor keeps everything.
+        pool.push(chain(3), 3);
+        pool.trim(POOL_FLOOR);
+        assert_eq!(pool.len(), 3);
     }
 
     #[test]

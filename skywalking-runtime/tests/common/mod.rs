@@ -36,10 +36,12 @@ impl Reporter for Memory {
 static HELD: (Mutex<bool>, Condvar) = (Mutex::new(false), Condvar::new());
 
 /// Runs `f` with the reporter thread held in its first report, then lets it go and
-/// flushes: no segment `f` finishes goes back to the pool before `f` returns. A warm-up
-/// run this way reaches the most segments in flight that `f` can have, whatever the
-/// scheduling (a free reporter, recycling while `f` runs, may keep the pool smaller
-/// than a later run of `f` needs).
+/// flushes: no segment `f` queues for the reporter goes back to the pool before `f`
+/// returns (segments that are never queued, such as an unsampled trace's or those a full
+/// queue drops, are recycled at once). A warm-up run this way reaches the most segments
+/// in flight that `f` can have, whatever the scheduling (a free reporter, recycling while
+/// `f` runs, may keep the pool smaller than a later run of `f` needs). Calls must not
+/// overlap: the first to return lets the reporter go.
 pub fn with_reporter_held(f: impl FnOnce()) {
     /// Lets the reporter go when dropped, also when `f` panics (a failing assertion must
     /// not hold the reporter for the tests that follow).
