@@ -395,7 +395,7 @@ impl Drop for Agent {
 
 /// `timeout` from now; a timeout too long for an `Instant` (`Duration::MAX`) waits
 /// "forever": a hundred years.
-fn deadline_after(timeout: Duration) -> Instant {
+pub(crate) fn deadline_after(timeout: Duration) -> Instant {
     let now = Instant::now();
     now.checked_add(timeout)
         .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))

@@ -319,10 +319,7 @@ impl<C: ComponentId> ServerLayer<C> {
     #[doc(hidden)]
     pub fn __tower_reference(self) -> super::tower::ServerLayer {
         fn uri(parts: &Parts) -> &Uri {
-            match parts.extensions.get::<OriginalUri>() {
-                Some(OriginalUri(uri)) => uri,
-                None => &parts.uri,
-            }
+            original_uri(&parts.extensions, &parts.uri)
         }
         fn name(parts: &Parts) -> Cow<'static, str> {
             let route = match parts.extensions.get::<MatchedPath>() {

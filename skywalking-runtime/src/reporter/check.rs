@@ -349,12 +349,7 @@ impl Plan {
             identity,
         } = self;
         Ok(runtime.block_on(async move {
-            let now = tokio::time::Instant::now();
-            // A timeout too long for an `Instant` waits a hundred years instead.
-            let deadline = now
-                .checked_add(timeout)
-                .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
-                .unwrap_or(now);
+            let deadline = tokio::time::Instant::from_std(crate::agent::deadline_after(timeout));
             let probe = Probe {
                 tls,
                 token,
