@@ -3,16 +3,16 @@
 
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::config::Config;
 use crate::diag::diag;
 use crate::error::Error;
-use crate::logs;
 use crate::reporter::Reporter;
 use crate::reporter::worker::{Custom, Meters, Sink, Worker};
 use crate::settings::{self, Identity, IgnoreRules};
 use crate::trace::{self, pool::SEGMENTS};
+use crate::{clock, logs};
 
 /// `Some` while an agent runs; it holds the worker unless the agent is disabled.
 static RUNNING: Mutex<Option<Option<Worker>>> = Mutex::new(None);
@@ -365,7 +365,7 @@ impl Agent {
     /// though it is best not called on a `current_thread` runtime that serves something
     /// the flush waits for.
     pub fn flush(&self, timeout: Duration) -> bool {
-        let deadline = deadline_after(timeout);
+        let deadline = clock::deadline_after(timeout);
         match RUNNING.lock() {
             Ok(running) => match running.as_ref() {
                 Some(Some(worker)) => worker.flush(deadline),
@@ -393,17 +393,8 @@ impl Drop for Agent {
     }
 }
 
-/// `timeout` from now; a timeout too long for an `Instant` (`Duration::MAX`) waits
-/// "forever": a hundred years.
-pub(crate) fn deadline_after(timeout: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(timeout)
-        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
-        .unwrap_or(now)
-}
-
 fn stop(timeout: Duration) -> bool {
-    let deadline = deadline_after(timeout);
+    let deadline = clock::deadline_after(timeout);
     settings::set_enabled(false);
     logs::disable();
     let running = RUNNING.lock().ok().and_then(|mut r| r.take());
@@ -414,18 +405,5 @@ fn stop(timeout: Duration) -> bool {
         Some(Some(worker)) => worker.shutdown(deadline),
         Some(None) => true,
         None => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_timeout_too_long_for_an_instant_waits_a_century_instead_of_panicking() {
-        let deadline = deadline_after(Duration::MAX);
-        assert!(deadline > Instant::now() + Duration::from_secs(50 * 365 * 24 * 3600));
-        let soon = deadline_after(Duration::from_millis(5));
-        assert!(soon <= Instant::now() + Duration::from_millis(5));
     }
 }

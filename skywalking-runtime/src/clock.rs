@@ -11,7 +11,7 @@
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How often the reporter thread re-anchors the clock (see [`reanchor_if_due`]).
 pub(crate) const REANCHOR_PERIOD_NS: u64 = 10_000_000_000;
@@ -154,9 +154,26 @@ pub(crate) fn delta_ns(start: u64, end: u64) -> u64 {
     clock().clock.delta_as_nanos(start, end)
 }
 
+/// `timeout` from now; a timeout too long for an `Instant` (`Duration::MAX`) waits
+/// "forever": a hundred years (the agent's flush and shutdown, the backend check).
+pub(crate) fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
+        .unwrap_or(now)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_timeout_too_long_for_an_instant_waits_a_century_instead_of_panicking() {
+        let deadline = deadline_after(Duration::MAX);
+        assert!(deadline > Instant::now() + Duration::from_secs(50 * 365 * 24 * 3600));
+        let soon = deadline_after(Duration::from_millis(5));
+        assert!(soon <= Instant::now() + Duration::from_millis(5));
+    }
 
     /// The step test moves the process's anchor: tests that compare with the wall
     /// clock hold this while they run.

@@ -349,7 +349,7 @@ impl Plan {
             identity,
         } = self;
         Ok(runtime.block_on(async move {
-            let deadline = tokio::time::Instant::from_std(crate::agent::deadline_after(timeout));
+            let deadline = tokio::time::Instant::from_std(crate::clock::deadline_after(timeout));
             let probe = Probe {
                 tls,
                 token,
